@@ -1,0 +1,50 @@
+# The two commands a new machine needs: `make run` and `make test`. Everything else they do themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export TRUSTVOTE_INSTANCE ?= $(CURDIR)/instance
+
+.PHONY: run test install install-test translations messages bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# reinstall when pyproject.toml changes
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed translations
+install-test: $(VENV)/.installed-test translations
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile -q -d app/translations
+
+# extract the msgids from code and templates and merge them into the catalogs (then translate app/translations/*/messages.po)
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -o app/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
+
+run: install
+	$(BIN)/trustvote init
+	$(BIN)/trustvote demo --if-empty
+	@echo
+	@echo "  TrustVote is running on http://127.0.0.1:$(PORT)/  (stop with Ctrl+C)"
+	@echo "  instance folder: $(TRUSTVOTE_INSTANCE)"
+	@echo
+	TRUSTVOTE_BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn -c deploy/gunicorn.conf.py 'app:create_app()'
+
+test: install-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install-test
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

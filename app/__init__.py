@@ -1,0 +1,50 @@
+"""The Flask application: create_app wires settings, database, login, CSRF, translations and blueprints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), instance_path=str(settings.instance_path))
+    app.config.update(
+        TRUSTVOTE=settings,
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_NAME="trustvote",
+        WTF_CSRF_TIME_LIMIT=None,  # the token is bound to the session, which itself expires
+        BABEL_DEFAULT_LOCALE="vi",
+        BABEL_DEFAULT_TIMEZONE="Asia/Ho_Chi_Minh",
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).with_name("translations")),
+    )
+    if settings.proxy_hops:
+        # trust exactly the proxies we run (nginx), never a client's own X-Forwarded-For
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops,
+                                x_host=settings.proxy_hops)
+
+    from . import auth, db, errors, i18n, security
+
+    db.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    auth.init_app(app)
+    errors.init_app(app)
+
+    from .admin import bp as admin_bp
+    from .organize import bp as organize_bp
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(organize_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    return app

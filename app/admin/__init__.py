@@ -1,0 +1,133 @@
+"""Administrators: accounts and role grants. Being an administrator grants no role on any committee."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from ballots import accounts, committees
+from ballots.errors import BallotError
+from ballots.models import Account, Committee
+
+from ..db import get_db
+from ..forms import AccountForm, GrantForm, PasswordForm
+from ..i18n import translate_error
+
+bp = Blueprint("admin", __name__)
+
+
+@bp.before_request
+@login_required
+def only_administrators():
+    if not current_user.is_admin:
+        abort(403)
+
+
+def _committee_choices(db) -> list[tuple[int, str]]:
+    return sorted(((c.id, committees.path_of(c)) for c in db.scalars(select(Committee))), key=lambda pair: pair[1])
+
+
+@bp.get("/accounts")
+def account_list():
+    db = get_db()
+    return render_template("admin/accounts.html", accounts=db.scalars(select(Account).order_by(Account.username)).all())
+
+
+@bp.route("/accounts/new", methods=["GET", "POST"])
+def new_account():
+    db = get_db()
+    form = AccountForm()
+    if form.validate_on_submit():
+        try:
+            account = accounts.create_account(db, username=form.username.data, display_name=form.display_name.data,
+                                              password=form.password.data, is_admin=form.is_admin.data,
+                                              person_code=form.person_code.data, actor=current_user.username)
+        except BallotError as exc:
+            db.rollback()
+            form.form_errors.append(translate_error(exc))
+        else:
+            db.commit()
+            flash(_("Account created."), "success")
+            return redirect(url_for("admin.account", account_id=account.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("admin/account_form.html", form=form), status
+
+
+def _account_or_404(db, account_id: int) -> Account:
+    account = db.get(Account, account_id)
+    if account is None:
+        abort(404)
+    return account
+
+
+def _account_page(db, account: Account, status: int = 200, **forms):
+    grant_form = forms.get("grant_form") or GrantForm(formdata=None)
+    grant_form.committee_id.choices = _committee_choices(db)
+    return render_template("admin/account.html", account=account, grant_form=grant_form,
+                           password_form=forms.get("password_form") or PasswordForm(formdata=None),
+                           path_of=committees.path_of), status
+
+
+@bp.get("/accounts/<int:account_id>")
+def account(account_id: int):
+    db = get_db()
+    return _account_page(db, _account_or_404(db, account_id))
+
+
+@bp.post("/accounts/<int:account_id>/grants")
+def grant(account_id: int):
+    db = get_db()
+    account = _account_or_404(db, account_id)
+    form = GrantForm()
+    form.committee_id.choices = _committee_choices(db)
+    if not form.validate_on_submit():
+        return _account_page(db, account, 400, grant_form=form)
+    try:
+        accounts.grant_role(db, account=account, committee=db.get(Committee, form.committee_id.data),
+                            role=form.role.data, actor=current_user.username)
+    except BallotError as exc:
+        db.rollback()
+        form.form_errors.append(translate_error(exc))
+        return _account_page(db, account, exc.status, grant_form=form)
+    db.commit()
+    flash(_("Role granted."), "success")
+    return redirect(url_for("admin.account", account_id=account.id), 303)
+
+
+@bp.post("/accounts/<int:account_id>/grants/<int:grant_id>/revoke")
+def revoke(account_id: int, grant_id: int):
+    db = get_db()
+    account = _account_or_404(db, account_id)
+    if grant_id not in {g.id for g in account.grants}:
+        abort(404)
+    accounts.revoke_grant(db, grant_id=grant_id, actor=current_user.username)
+    db.commit()
+    flash(_("Role revoked."), "success")
+    return redirect(url_for("admin.account", account_id=account.id), 303)
+
+
+@bp.post("/accounts/<int:account_id>/password")
+def password(account_id: int):
+    db = get_db()
+    account = _account_or_404(db, account_id)
+    form = PasswordForm()
+    if not form.validate_on_submit():
+        return _account_page(db, account, 400, password_form=form)
+    accounts.set_password(db, account, form.password.data, actor=current_user.username)
+    db.commit()
+    flash(_("Password changed; the account's open sessions were ended."), "success")
+    return redirect(url_for("admin.account", account_id=account.id), 303)
+
+
+@bp.post("/accounts/<int:account_id>/active/<any(on, off):state>")
+def active(account_id: int, state: str):
+    db = get_db()
+    account = _account_or_404(db, account_id)
+    if account.id == current_user.account.id:
+        abort(400)
+    accounts.set_active(db, account, state == "on", actor=current_user.username)
+    db.commit()
+    flash(_("Saved."), "success")
+    return redirect(url_for("admin.account", account_id=account.id), 303)

@@ -1,0 +1,126 @@
+"""The `trustvote` command: Flask's CLI for the app, plus set-up, database, demo and audit commands."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from contextlib import contextmanager
+
+import click
+from flask.cli import FlaskGroup
+
+from ballots import accounts, audit, schema
+from ballots.db import make_engine, make_sessionmaker
+
+from . import create_app
+from .settings import database_url_from_env, init_instance, instance_from_env
+
+main = FlaskGroup(create_app=create_app, help="TrustVote: trust votes from set-up to signed, published result.")
+
+
+@contextmanager
+def _session():
+    engine = make_engine(database_url_from_env())
+    try:
+        with make_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+@main.command("init", with_appcontext=False)
+def init_command():
+    """Create the instance folder, its keys (mode 600, kept if present) and the database schema."""
+    instance = instance_from_env()
+    for path in init_instance(instance):
+        click.echo(f"created {path}")
+    engine = make_engine(database_url_from_env())
+    schema.upgrade(engine)
+    engine.dispose()
+    click.echo(f"instance ready: {instance}")
+
+
+@main.group("db")
+def db_group():
+    """The database schema (Alembic migrations)."""
+
+
+@db_group.command("upgrade", with_appcontext=False)
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str):
+    """Bring the database to the current schema."""
+    engine = make_engine(database_url_from_env())
+    schema.upgrade(engine, revision)
+    click.echo(f"database at revision {schema.current_revision(engine)}")
+    engine.dispose()
+
+
+@db_group.command("current", with_appcontext=False)
+def db_current():
+    """Print the database's schema revision and the code's."""
+    engine = make_engine(database_url_from_env())
+    click.echo(f"database: {schema.current_revision(engine)}  code: {schema.head_revision()}")
+    engine.dispose()
+
+
+@main.command("demo", with_appcontext=False)
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has committees.")
+def demo_command(if_empty: bool):
+    """Load the demo province (committees, people, a conference with a draft round, demo accounts)."""
+    from ballots import demo
+
+    with _session() as session:
+        if demo.has_data(session):
+            if if_empty:
+                click.echo("database not empty: demo not loaded")
+                return
+            raise click.ClickException("the database already has committees; the demo loads into an empty one")
+        demo.load(session)
+        session.commit()
+    click.echo("demo province loaded")
+    for login in demo.LOGINS:
+        click.echo(f"  {login.role:<13} {login.username:<12} {login.password}")
+
+
+@main.group("audit")
+def audit_group():
+    """The hash-chained audit log."""
+
+
+@audit_group.command("verify", with_appcontext=False)
+def audit_verify():
+    """Walk the chain; name the first broken entry and exit 1 if there is one."""
+    with _session() as session:
+        verdict = audit.verify(session)
+    if verdict.ok:
+        click.echo(f"audit chain intact: {verdict.entries} entries, head {verdict.head}")
+        return
+    click.echo(f"audit chain BROKEN at entry {verdict.broken_seq}: {verdict.reason} "
+               f"({verdict.entries} entries verified before it)", err=True)
+    sys.exit(1)
+
+
+@main.group("account")
+def account_group():
+    """Accounts."""
+
+
+@account_group.command("create", with_appcontext=False)
+@click.argument("username")
+@click.option("--name", "display_name", default="", help="Display name.")
+@click.option("--admin", is_flag=True, help="An administrator (manages accounts; sees no result).")
+def account_create(username: str, display_name: str, admin: bool):
+    """Create an account; the password is asked for (or read from TRUSTVOTE_PASSWORD)."""
+    import os
+
+    password = os.environ.get("TRUSTVOTE_PASSWORD") or getpass.getpass("Password: ")
+    from ballots.errors import BallotError
+
+    with _session() as session:
+        try:
+            accounts.create_account(session, username=username, display_name=display_name or username,
+                                    password=password, is_admin=admin, actor="cli")
+        except BallotError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    click.echo(f"account {username} created")

@@ -1,0 +1,133 @@
+"""Flask-WTF forms: CSRF on every one, and the shape of the input checked before the domain sees it."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ballots import rules
+
+REQUIRED = _l("This field is required.")
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(REQUIRED), Length(max=60)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), Length(max=200)])
+
+
+class CommitteeForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    level = StringField(_l("Level"), validators=[DataRequired(REQUIRED), Length(max=80)],
+                        description=_l("For example: Tỉnh ủy, Đảng ủy xã, Chi bộ"))
+    parent_id = SelectField(_l("Direct upper-level committee"), coerce=int, validators=[InputRequired(REQUIRED)])
+
+
+class MemberForm(FlaskForm):
+    full_name = StringField(_l("Full name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    post = StringField(_l("Post"), validators=[DataRequired(REQUIRED), Length(max=120)],
+                       description=_l("As printed on the ballot: Bí thư, Phó Bí thư, Ủy viên BTV, Ủy viên BCH…"))
+    code = StringField(_l("Person code (optional)"), validators=[Optional(), Length(max=40)],
+                       description=_l("The same code links one person across several committees."))
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("Roster file (.xlsx or .csv)"), validators=[FileRequired(_l("Choose a file."))])
+
+
+class ConferenceForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    held_on = DateField(_l("Date"), validators=[DataRequired(_l("Enter a date."))])
+    place = StringField(_l("Place"), validators=[Optional(), Length(max=200)])
+    term = StringField(_l("Term"), validators=[DataRequired(REQUIRED), Length(max=20)],
+                       description=_l("The term under review, e.g. 2020-2025."))
+
+
+def rule_set_choices():
+    return [(key, preset.title) for key, preset in rules.PRESETS.items()]
+
+
+NUMBER = dict(validators=[InputRequired(REQUIRED), NumberRange(min=0, max=100000, message=_l("Enter a number from 0."))])
+
+
+class RoundForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    rule_set = SelectField(_l("Rule set"), choices=rule_set_choices, default=rules.DEFAULT_PRESET)
+    convened = IntegerField(_l("Convened"), **NUMBER)
+    present = IntegerField(_l("Present"), **NUMBER)
+
+
+class NumbersForm(FlaskForm):
+    convened = IntegerField(_l("Convened"), **NUMBER)
+    present = IntegerField(_l("Present"), **NUMBER)
+
+
+class RuleSetForm(FlaskForm):
+    rule_set = SelectField(_l("Rule set"), choices=rule_set_choices)
+
+
+BASE_CHOICES = [("collected", _l("Ballots collected")), ("issued", _l("Ballots issued")),
+                ("convened", _l("Number convened"))]
+INVALID_MARK_CHOICES = [("ballot", _l("The whole ballot is invalid")), ("row", _l("Only that row is invalid"))]
+EXTRA_WRITING_CHOICES = [("void", _l("Voids the ballot")), ("ignore", _l("Is ignored"))]
+AUDIENCE_CHOICES = [("committee", _l("The committee itself")), ("upper", _l("The direct upper-level committee")),
+                    ("candidate", _l("Each rated person (their own rows)")),
+                    ("conference", _l("The whole conference"))]
+
+
+class SettingsForm(FlaskForm):
+    base = SelectField(_l("Percentages are taken over"), choices=BASE_CHOICES)
+    invalid_mark_policy = SelectField(_l("A row with no box or several boxes ticked"), choices=INVALID_MARK_CHOICES)
+    extra_writing_policy = SelectField(_l("Extra names or writing on the ballot"), choices=EXTRA_WRITING_CHOICES)
+    places_limit = IntegerField(_l("Most places one person is rated at"), validators=[
+        Optional(), NumberRange(min=1, max=50, message=_l("Enter a number from 1, or leave empty for no limit."))],
+        description=_l("Leave empty to rate a person at every committee they sit on."))
+    paper_entries = SelectField(_l("Independent entries of each paper ballot"), coerce=int,
+                                choices=[(2, "2"), (3, "3")])
+    audience = MultiCheckboxField(_l("Published to"), choices=AUDIENCE_CHOICES,
+                                  validators=[DataRequired(_l("Choose at least one group."))])
+
+
+class BoardForm(FlaskForm):
+    tellers = MultiCheckboxField(_l("Counting board"), coerce=int)
+
+
+class AccountForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(REQUIRED), Length(max=60)])
+    display_name = StringField(_l("Display name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), Length(min=10, max=200, message=_l(
+        "A password needs at least 10 characters."))])
+    person_code = StringField(_l("Person code (optional)"), validators=[Optional(), Length(max=40)],
+                              description=_l("Links the account to a person, so that a candidate cannot count."))
+    is_admin = BooleanField(_l("Administrator (manages accounts; sees no result)"))
+
+
+class GrantForm(FlaskForm):
+    committee_id = SelectField(_l("Committee"), coerce=int, validators=[InputRequired(REQUIRED)])
+    role = SelectField(_l("Role"), choices=[("organizer", _l("Organizer")), ("teller", _l("Teller")),
+                                            ("viewer", _l("Viewer"))])
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired(REQUIRED), Length(min=10, max=200, message=_l(
+        "A password needs at least 10 characters."))])
+
+
+class ConfirmForm(FlaskForm):
+    """A form with nothing but its CSRF token, for buttons that change state."""

@@ -1,0 +1,51 @@
+"""Vietnamese first, English second: Flask-Babel with the language kept in the session."""
+
+from __future__ import annotations
+
+from flask import Flask, session
+from flask_babel import Babel, gettext, lazy_gettext as _l
+
+LANGUAGES = ("vi", "en")
+
+
+def select_locale() -> str:
+    chosen = session.get("lang")
+    return chosen if chosen in LANGUAGES else "vi"
+
+
+STATE_NAMES = {
+    "draft": _l("Draft"),
+    "issued": _l("Ballots issued"),
+    "open": _l("Open for voting"),
+    "closed": _l("Closed, paper entry"),
+    "counted": _l("Counted"),
+    "sealed": _l("Sealed"),
+    "published": _l("Published"),
+}
+THRESHOLD_NAMES = {
+    "more_than_half": _l("More than half low trust (2 × low > N)"),
+    "two_thirds_or_more": _l("Two thirds or more low trust (3 × low ≥ 2 × N)"),
+    "more_than_two_thirds": _l("More than two thirds low trust (3 × low > 2 × N)"),
+}
+ROLE_NAMES = {"organizer": _l("Organizer"), "teller": _l("Teller"), "viewer": _l("Viewer")}
+
+
+def init_app(app: Flask) -> None:
+    Babel(app, locale_selector=select_locale)
+
+    @app.context_processor
+    def names():
+        return {
+            "current_language": select_locale(),
+            "languages": LANGUAGES,
+            "state_name": lambda state: STATE_NAMES.get(state, state),
+            "threshold_name": lambda key: THRESHOLD_NAMES.get(key, key),
+            "role_name": lambda role: ROLE_NAMES.get(role, role),
+        }
+
+
+def translate_error(exc) -> str:
+    """The public message of a domain error in the user's language, its parameters translated too."""
+    params = {key: gettext(value) if isinstance(value, str) and value else value for key, value in exc.params.items()}
+    message = gettext(exc.message)
+    return message % params if params else message

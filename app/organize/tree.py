@@ -1,0 +1,226 @@
+"""Views of the committee tree, its members and roster import."""
+
+from __future__ import annotations
+
+import io
+
+from flask import abort, flash, g, redirect, render_template, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from openpyxl import Workbook
+from sqlalchemy import select
+
+from ballots import committees, roster
+from ballots.accounts import has_role, organizer_roots
+from ballots.errors import BallotError, RosterInvalid
+from ballots.models import Committee, Conference, Membership
+
+from ..db import get_db
+from ..forms import CommitteeForm, ImportForm, MemberForm
+from ..i18n import translate_error
+from . import bp
+
+
+def _actor() -> str:
+    return current_user.username
+
+
+def _children_map(db, roots: list[Committee]) -> dict[int | None, list[Committee]]:
+    ids = set().union(*(committees.subtree_ids(db, r) for r in roots)) if roots else set()
+    children: dict[int | None, list[Committee]] = {}
+    for committee in db.scalars(select(Committee).where(Committee.id.in_(ids)).order_by(Committee.name)):
+        children.setdefault(committee.parent_id, []).append(committee)
+    return children
+
+
+@bp.get("/")
+def home():
+    db = get_db()
+    roots = organizer_roots(db, current_user.account)
+    other = sorted({(g_.committee, g_.role) for g_ in current_user.account.grants if g_.role != "organizer"},
+                   key=lambda pair: (committees.path_of(pair[0]), pair[1]))
+    return render_template("organize/home.html", roots=roots, children=_children_map(db, roots), other_roles=other)
+
+
+@bp.get("/committees/<int:committee_id>")
+def committee(committee_id: int):
+    committee = g.committee
+    conferences = get_db().scalars(select(Conference).where(Conference.committee_id == committee.id)
+                                   .order_by(Conference.held_on.desc())).all()
+    return render_template("organize/committee.html", committee=committee, path=committees.path_of(committee),
+                           conferences=conferences)
+
+
+def _parent_choices(db, committee: Committee | None, exclude: set[int]) -> list[tuple[int, str]]:
+    """The committees this organizer may put a committee under: within their reach, never below itself."""
+    reach = set().union(*(committees.subtree_ids(db, r) for r in organizer_roots(db, current_user.account)))
+    choices = [(c.id, committees.path_of(c)) for c in db.scalars(select(Committee).where(Committee.id.in_(reach)))
+               if c.id not in exclude]
+    if committee is not None and committee.parent_id not in reach:
+        # the top of the organizer's reach stays where it is
+        parent = committee.parent
+        choices = [(parent.id, committees.path_of(parent))] if parent else [(0, _("(none: top of the tree)"))]
+    return sorted(choices, key=lambda pair: pair[1])
+
+
+@bp.route("/committees/<int:committee_id>/edit", methods=["GET", "POST"])
+def edit_committee(committee_id: int):
+    db, committee = get_db(), g.committee
+    form = CommitteeForm(obj=committee, parent_id=committee.parent_id or 0)
+    form.parent_id.choices = _parent_choices(db, committee, committees.subtree_ids(db, committee))
+    if form.validate_on_submit():
+        parent = db.get(Committee, form.parent_id.data) if form.parent_id.data else None
+        try:
+            committees.update_committee(db, committee, name=form.name.data, level=form.level.data, parent=parent,
+                                        actor=_actor())
+        except BallotError as exc:
+            db.rollback()
+            form.form_errors.append(translate_error(exc))
+        else:
+            db.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("organize.committee", committee_id=committee.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("organize/committee_form.html", form=form, committee=committee, new=False), status
+
+
+@bp.route("/committees/<int:committee_id>/new-child", methods=["GET", "POST"])
+def new_committee(committee_id: int):
+    db, parent = get_db(), g.committee
+    form = CommitteeForm(parent_id=parent.id)
+    form.parent_id.choices = [(parent.id, committees.path_of(parent))]
+    if form.validate_on_submit():
+        try:
+            child = committees.create_committee(db, name=form.name.data, level=form.level.data, parent=parent,
+                                                actor=_actor())
+        except BallotError as exc:
+            db.rollback()
+            form.form_errors.append(translate_error(exc))
+        else:
+            db.commit()
+            flash(_("Committee created."), "success")
+            return redirect(url_for("organize.committee", committee_id=child.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("organize/committee_form.html", form=form, committee=parent, new=True), status
+
+
+@bp.post("/committees/<int:committee_id>/delete")
+def delete_committee(committee_id: int):
+    db, committee = get_db(), g.committee
+    parent = committee.parent
+    if parent is None or not has_role(current_user.account, "organizer", parent):
+        # deleting the top of one's own reach would leave the organizer with nothing to organize
+        abort(403)
+    committees.delete_committee(db, committee, actor=_actor())
+    db.commit()
+    flash(_("Committee deleted."), "success")
+    return redirect(url_for("organize.committee", committee_id=parent.id), 303)
+
+
+@bp.route("/committees/<int:committee_id>/members/new", methods=["GET", "POST"])
+def new_member(committee_id: int):
+    db, committee = get_db(), g.committee
+    form = MemberForm()
+    if form.validate_on_submit():
+        try:
+            person = committees.person_for(db, full_name=form.full_name.data, code=form.code.data)
+            committees.add_member(db, committee=committee, person=person, post=form.post.data, actor=_actor())
+        except BallotError as exc:
+            db.rollback()
+            form.form_errors.append(translate_error(exc))
+        else:
+            db.commit()
+            flash(_("Member added."), "success")
+            return redirect(url_for("organize.committee", committee_id=committee.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("organize/member_form.html", form=form, committee=committee, seat=None), status
+
+
+@bp.route("/seats/<int:seat_id>/edit", methods=["GET", "POST"])
+def edit_member(seat_id: int):
+    db = get_db()
+    seat = db.get(Membership, seat_id)
+    form = MemberForm(full_name=seat.person.full_name, post=seat.post, code=seat.person.code)
+    if form.validate_on_submit():
+        try:
+            committees.update_member(db, seat, full_name=form.full_name.data, post=form.post.data, actor=_actor())
+        except BallotError as exc:
+            db.rollback()
+            form.form_errors.append(translate_error(exc))
+        else:
+            db.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("organize.committee", committee_id=seat.committee_id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("organize/member_form.html", form=form, committee=seat.committee, seat=seat), status
+
+
+@bp.post("/seats/<int:seat_id>/remove")
+def remove_member(seat_id: int):
+    db = get_db()
+    seat = db.get(Membership, seat_id)
+    committee_id = seat.committee_id
+    committees.remove_member(db, seat, actor=_actor())
+    db.commit()
+    flash(_("Member removed."), "success")
+    return redirect(url_for("organize.committee", committee_id=committee_id), 303)
+
+
+@bp.post("/seats/<int:seat_id>/move/<any(up, down):direction>")
+def move_member(seat_id: int, direction: str):
+    db = get_db()
+    seat = db.get(Membership, seat_id)
+    committees.move_member(db, seat, offset=-1 if direction == "up" else 1, actor=_actor())
+    db.commit()
+    return redirect(url_for("organize.committee", committee_id=seat.committee_id, _anchor=f"seat-{seat.id}"), 303)
+
+
+@bp.route("/committees/<int:committee_id>/import", methods=["GET", "POST"])
+def import_roster(committee_id: int):
+    db, committee = get_db(), g.committee
+    form = ImportForm()
+    problems, message = [], None
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            summary = roster.import_roster(db, into=committee, filename=upload.filename or "", data=upload.read(),
+                                           actor=_actor())
+        except RosterInvalid as exc:
+            db.rollback()
+            message = translate_error(exc)
+            problems = [(row, _(text) % {k: _(v) if isinstance(v, str) else v for k, v in params.items()})
+                        for row, text, params in exc.problems]
+            return render_template("organize/import.html", form=form, committee=committee, problems=problems,
+                                   message=message), exc.status
+        except BallotError as exc:
+            db.rollback()
+            form.form_errors.append(translate_error(exc))
+        else:
+            db.commit()
+            flash(_("Imported: %(people)s new people, %(added)s seats added, %(updated)s seats updated.",
+                    people=summary.people_added, added=summary.seats_added, updated=summary.seats_updated), "success")
+            return redirect(url_for("organize.committee", committee_id=committee.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("organize/import.html", form=form, committee=committee, problems=problems,
+                           message=message), status
+
+
+@bp.get("/committees/<int:committee_id>/import/mau-danh-sach.xlsx")
+def roster_template(committee_id: int):
+    """A starting file with the Vietnamese headers and the committee's own path filled in."""
+    committee = g.committee
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Danh sách"
+    sheet.append([names[0] for names in roster.COLUMNS.values()])
+    for seat in committee.memberships:
+        sheet.append([committees.path_of(committee), seat.person.full_name, seat.post, seat.person.code or "",
+                      seat.person.birth_year or ""])
+    for column, width in zip("ABCDE", (48, 28, 24, 12, 10)):
+        sheet.column_dimensions[column].width = width
+    buffer = io.BytesIO()
+    book.save(buffer)
+    buffer.seek(0)
+    return send_file(buffer, as_attachment=True, download_name="mau-danh-sach.xlsx",
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+

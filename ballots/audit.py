@@ -1,0 +1,113 @@
+"""The append-only, hash-chained audit log: append an entry, verify the chain.
+
+Each entry's hash covers its sequence number, time, actor, action, subject, details and the previous entry's
+hash, so editing, deleting or reordering any row breaks the chain at that row. The head row records the
+last sequence number and hash, so a truncated tail shows too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import AuditEntry, AuditHead, utcnow
+
+GENESIS = "0" * 64
+
+
+def canonical_json(value) -> str:
+    """The one serialisation hashed and signed: sorted keys, no spaces, UTF-8 characters kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; every time stored here is UTC."""
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
+
+
+def entry_hash(
+    *, seq: int, at: dt.datetime | None, actor: str, action: str, subject: str, details: str, prev_hash: str
+) -> str:
+    stamp = as_utc(at).strftime("%Y-%m-%dT%H:%M:%SZ") if at else ""
+    record = canonical_json([seq, stamp, actor, action, subject, details, prev_hash])
+    return hashlib.sha256(record.encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    subject: str = "",
+    details: dict | None = None,
+    timed: bool = True,
+    now: dt.datetime | None = None,
+) -> AuditEntry:
+    """Append one entry and return it. `timed=False` for ballot events (no time finer than the round's state).
+
+    Locks the head row first, so concurrent appends on PostgreSQL queue up instead of forking the chain
+    (SQLite's BEGIN IMMEDIATE already serialises writers). Flushes, never commits.
+    """
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS)
+        session.add(head)
+    at = (now or utcnow()).replace(microsecond=0) if timed else None
+    fields = dict(
+        seq=head.seq + 1,
+        at=at,
+        actor=actor,
+        action=action,
+        subject=subject,
+        details=canonical_json(details or {}),
+        prev_hash=head.hash,
+    )
+    entry = AuditEntry(**fields, hash=entry_hash(**fields))
+    session.add(entry)
+    head.seq, head.hash = entry.seq, entry.hash
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    entries: int
+    head: str
+    broken_seq: int | None = None
+    reason: str = ""
+
+
+def verify(session: Session) -> Verdict:
+    """Walk the chain in sequence order and name the first broken entry (None when the chain holds)."""
+    expected_seq, prev = 1, GENESIS
+    rows = session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars()
+    for entry in rows:
+        if entry.seq != expected_seq:
+            return Verdict(False, expected_seq - 1, prev, expected_seq, f"entry {expected_seq} is missing")
+        if entry.prev_hash != prev:
+            return Verdict(False, expected_seq - 1, prev, entry.seq, "does not follow the entry before it")
+        recomputed = entry_hash(
+            seq=entry.seq,
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            subject=entry.subject,
+            details=entry.details,
+            prev_hash=entry.prev_hash,
+        )
+        if recomputed != entry.hash:
+            return Verdict(False, expected_seq - 1, prev, entry.seq, "its content does not match its hash")
+        prev = entry.hash
+        expected_seq += 1
+    count = expected_seq - 1
+    head = session.get(AuditHead, 1)
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    if (head_seq, head_hash) != (count, prev):
+        return Verdict(False, count, prev, count + 1, f"the head says {head_seq} entries, the chain has {count}")
+    return Verdict(True, count, prev)

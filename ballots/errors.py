@@ -1,0 +1,66 @@
+"""Domain errors. Each carries a public message (an English msgid translated by the app) and an HTTP status."""
+
+from __future__ import annotations
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction into the Babel catalogs without translating it here (no Flask in ballots/)."""
+    return message
+
+
+class BallotError(Exception):
+    """A refusal the user must be told about. `message` is a msgid with %(name)s placeholders filled from params."""
+
+    status = 400
+    message = N_("The request was refused.")
+
+    def __init__(self, message: str | None = None, **params: object) -> None:
+        if message is not None:
+            self.message = message
+        self.params = params
+        super().__init__(self.message % params if params else self.message)
+
+
+class NotFound(BallotError):
+    status = 404
+    message = N_("Not found.")
+
+
+class Conflict(BallotError):
+    status = 409
+    message = N_("This conflicts with the current state.")
+
+
+class InvalidInput(BallotError):
+    status = 400
+    message = N_("The input is not valid.")
+
+
+class RoundNotDraft(Conflict):
+    message = N_("This round is no longer in draft; its settings and lists can no longer change.")
+
+
+class TooManyPlaces(InvalidInput):
+    message = N_(
+        "%(name)s would be rated in %(count)s places, more than the %(limit)s places the rule set allows."
+    )
+
+
+class CandidateOnBoard(InvalidInput):
+    message = N_("%(name)s is a candidate in this round and cannot sit on its counting board.")
+
+
+class LoginThrottled(BallotError):
+    status = 429
+    message = N_("Too many failed log-in attempts. Try again in %(minutes)s minutes.")
+
+
+class RosterInvalid(InvalidInput):
+    """Raised with a list of (row number, message, params) so the page can show every wrong row at once."""
+
+    status = 422
+    message = N_("The roster has errors; nothing was imported.")
+
+    def __init__(self, problems: list[tuple[int, str, dict]]) -> None:
+        super().__init__()
+        self.problems = problems

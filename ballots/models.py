@@ -1,0 +1,250 @@
+"""The tables. Typed SQLAlchemy 2 models; constraints named so that Alembic migrations stay stable."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: DateTime(timezone=True)}
+
+
+class Committee(Base):
+    """A Party committee (cấp ủy). The tree has any depth; the level is a label, not code."""
+
+    __tablename__ = "committee"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("committee.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(80))  # e.g. "Tỉnh ủy", "Đảng ủy xã", "Chi bộ"
+    parent: Mapped[Committee | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Committee]] = relationship(back_populates="parent", order_by="Committee.name")
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="committee", order_by="Membership.rank"
+    )
+    __table_args__ = (UniqueConstraint("parent_id", "name", name="uq_committee_sibling_name"),)
+
+
+class Person(Base):
+    """A person who may sit on several committees. `code` (optional, unique) matches them across roster rows."""
+
+    __tablename__ = "person"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    code: Mapped[str | None] = mapped_column(String(40), unique=True)
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    memberships: Mapped[list[Membership]] = relationship(back_populates="person")
+
+
+class Membership(Base):
+    """A person sits on a committee with a post. `rank` orders the members as a ballot lists them."""
+
+    __tablename__ = "membership"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("committee.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"), index=True)
+    post: Mapped[str] = mapped_column(String(120))
+    rank: Mapped[int] = mapped_column(Integer, default=0)
+    committee: Mapped[Committee] = relationship(back_populates="memberships")
+    person: Mapped[Person] = relationship(back_populates="memberships")
+    __table_args__ = (UniqueConstraint("committee_id", "person_id", name="uq_membership_one_seat"),)
+
+
+class Account(Base):
+    """A login. Roles are granted per committee; `is_admin` manages accounts only, it sees no result."""
+
+    __tablename__ = "account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    is_active_account: Mapped[bool] = mapped_column(default=True)
+    # the person this account belongs to, if any: a teller must not be a candidate of the round
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    person: Mapped[Person | None] = relationship()
+    grants: Mapped[list[Grant]] = relationship(back_populates="account", cascade="all, delete-orphan")
+
+
+ROLES = ("organizer", "teller", "viewer")
+
+
+class Grant(Base):
+    """A role on a committee. An organizer's grant also covers the committees below it."""
+
+    __tablename__ = "role_grant"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("committee.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(12))
+    account: Mapped[Account] = relationship(back_populates="grants")
+    committee: Mapped[Committee] = relationship()
+    __table_args__ = (
+        CheckConstraint("role IN ('organizer','teller','viewer')", name="role"),
+        UniqueConstraint("account_id", "committee_id", "role", name="uq_role_grant_once"),
+    )
+
+
+class LoginSession(Base):
+    """A server-side login session: logging out deletes the row, so a copied cookie stops working."""
+
+    __tablename__ = "login_session"
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    account: Mapped[Account] = relationship()
+
+
+class LoginFailure(Base):
+    """One failed log-in, kept for throttling guesses per username and per address."""
+
+    __tablename__ = "login_failure"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Conference(Base):
+    """A mid-term review conference (hội nghị sơ kết giữa nhiệm kỳ) of one committee."""
+
+    __tablename__ = "conference"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("committee.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    held_on: Mapped[dt.date] = mapped_column(Date)
+    place: Mapped[str] = mapped_column(String(200), default="")
+    # the term (nhiệm kỳ) the review belongs to: places per person are counted within one term
+    term: Mapped[str] = mapped_column(String(20))
+    committee: Mapped[Committee] = relationship()
+    rounds: Mapped[list[Round]] = relationship(back_populates="conference", order_by="Round.id")
+
+
+ROUND_STATES = ("draft", "issued", "open", "closed", "counted", "sealed", "published")
+
+
+class Round(Base):
+    """A round of trust voting on a list of candidates, counted under its rule set (copied in, overridable in draft)."""
+
+    __tablename__ = "round"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id", ondelete="RESTRICT"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(10), default="draft")
+    convened: Mapped[int] = mapped_column(Integer, default=0)
+    present: Mapped[int] = mapped_column(Integer, default=0)
+    rule_set: Mapped[str] = mapped_column(String(40))
+    base: Mapped[str] = mapped_column(String(12))
+    invalid_mark_policy: Mapped[str] = mapped_column(String(8))
+    extra_writing_policy: Mapped[str] = mapped_column(String(8))
+    consequences: Mapped[dict] = mapped_column(JSON)
+    places_limit: Mapped[int | None] = mapped_column(Integer)
+    audience: Mapped[list] = mapped_column(JSON)
+    paper_entries: Mapped[int] = mapped_column(Integer)
+    conference: Mapped[Conference] = relationship(back_populates="rounds")
+    candidates: Mapped[list[Candidate]] = relationship(
+        back_populates="round", order_by="Candidate.position", cascade="all, delete-orphan"
+    )
+    board: Mapped[list[BoardMember]] = relationship(back_populates="round", cascade="all, delete-orphan")
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('draft','issued','open','closed','counted','sealed','published')", name="state"
+        ),
+        CheckConstraint("present >= 0 AND convened >= 0 AND present <= convened", name="numbers"),
+        CheckConstraint("paper_entries IN (2, 3)", name="paper_entries"),
+    )
+
+    @property
+    def absent(self) -> int:
+        return self.convened - self.present
+
+    @property
+    def is_draft(self) -> bool:
+        return self.state == "draft"
+
+    @property
+    def has_quorum(self) -> bool:
+        """At least two thirds of those convened are present (3*present >= 2*convened), exactly."""
+        return self.convened > 0 and 3 * self.present >= 2 * self.convened
+
+
+class Candidate(Base):
+    """A person rated in a round, with the post printed on the ballot, in ballot order."""
+
+    __tablename__ = "candidate"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"), index=True)
+    post: Mapped[str] = mapped_column(String(120))
+    position: Mapped[int] = mapped_column(Integer)
+    round: Mapped[Round] = relationship(back_populates="candidates")
+    person: Mapped[Person] = relationship()
+    __table_args__ = (
+        UniqueConstraint("round_id", "person_id", name="uq_candidate_once"),
+        UniqueConstraint("round_id", "position", name="uq_candidate_position"),
+    )
+
+
+class BoardMember(Base):
+    """A teller's account on the counting board (ban kiểm phiếu) of a round."""
+
+    __tablename__ = "board_member"
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"), primary_key=True)
+    round: Mapped[Round] = relationship(back_populates="board")
+    account: Mapped[Account] = relationship()
+
+
+class AuditEntry(Base):
+    """One entry of the append-only, hash-chained audit log. A trigger refuses UPDATE and DELETE.
+
+    `at` is left empty for events about ballots, so that no entry dates a ballot finer than the round's state.
+    """
+
+    __tablename__ = "audit_entry"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime | None] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str] = mapped_column(String(120))
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The chain's head in one row: appends lock it (serialising writers) and a truncated tail shows against it."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)

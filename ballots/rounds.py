@@ -1,0 +1,204 @@
+"""Conferences and rounds in draft: numbers, rule set and its overrides, candidates, counting board.
+
+Takes a Session, flushes, never commits. Everything here refuses once the round has left draft: the settings a
+round is counted under are fixed before its first ballot is issued.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import audit, rules
+from .accounts import has_role
+from .committees import _clean
+from .errors import N_, CandidateOnBoard, InvalidInput, NotFound, RoundNotDraft, TooManyPlaces
+from .models import Account, BoardMember, Candidate, Committee, Conference, Person, Round
+
+TERM_FORMAT_HINT = "2020-2025"
+
+
+def create_conference(
+    session: Session, *, committee: Committee, name: str, held_on: dt.date, place: str, term: str, actor: str
+) -> Conference:
+    term = _clean(term, N_("Term"), 20)
+    conference = Conference(committee=committee, name=_clean(name, N_("Name"), 200), held_on=held_on,
+                            place=(place or "").strip()[:200], term=term)
+    session.add(conference)
+    session.flush()
+    audit.record(session, actor=actor, action="conference.create", subject=f"conference:{conference.id}",
+                 details={"committee": committee.id, "name": conference.name, "held_on": held_on.isoformat(),
+                          "term": term})
+    return conference
+
+
+def get_round(session: Session, round_id: int) -> Round:
+    found = session.get(Round, round_id)
+    if found is None:
+        raise NotFound(N_("No such round."))
+    return found
+
+
+def rule_set_of(round_: Round) -> rules.RuleSet:
+    """The rule set the round is counted under: its preset with the round's own settings."""
+    return rules.preset(round_.rule_set).with_settings(
+        base=round_.base,
+        invalid_mark_policy=round_.invalid_mark_policy,
+        extra_writing_policy=round_.extra_writing_policy,
+        consequences=dict(round_.consequences),
+        places_limit=round_.places_limit,
+        audience=tuple(round_.audience),
+        paper_entries=round_.paper_entries,
+    )
+
+
+def _apply_settings(round_: Round, rule_set: rules.RuleSet) -> None:
+    for name, value in rule_set.settings().items():
+        setattr(round_, name, value)
+
+
+def _require_draft(round_: Round) -> None:
+    if not round_.is_draft:
+        raise RoundNotDraft()
+
+
+def _check_numbers(convened: int, present: int) -> None:
+    if convened < 0 or present < 0:
+        raise InvalidInput(N_("The numbers convened and present cannot be negative."))
+    if present > convened:
+        raise InvalidInput(N_("The number present (%(present)s) cannot exceed the number convened (%(convened)s)."),
+                           present=present, convened=convened)
+
+
+def create_round(
+    session: Session,
+    *,
+    conference: Conference,
+    title: str,
+    rule_set: str = rules.DEFAULT_PRESET,
+    convened: int = 0,
+    present: int = 0,
+    actor: str,
+) -> Round:
+    """Create a round in draft with the preset's settings and, as candidates, every member of the committee
+    in ballot order. Raises InvalidInput (unknown rule set, bad numbers) and TooManyPlaces."""
+    preset = rules.preset(rule_set)
+    _check_numbers(convened, present)
+    round_ = Round(conference=conference, title=_clean(title, N_("Title"), 200), state="draft",
+                   convened=convened, present=present, rule_set=preset.key)
+    _apply_settings(round_, preset)
+    session.add(round_)
+    session.flush()
+    audit.record(session, actor=actor, action="round.create", subject=f"round:{round_.id}",
+                 details={"conference": conference.id, "title": round_.title, "rule_set": preset.key})
+    members = conference.committee.memberships
+    set_candidates(session, round_, [(m.person_id, m.post) for m in members], actor=actor)
+    return round_
+
+
+def set_numbers(session: Session, round_: Round, *, convened: int, present: int, actor: str) -> None:
+    _require_draft(round_)
+    _check_numbers(convened, present)
+    round_.convened, round_.present = convened, present
+    session.flush()
+    audit.record(session, actor=actor, action="round.numbers", subject=f"round:{round_.id}",
+                 details={"convened": convened, "present": present})
+
+
+def places_of(session: Session, person_id: int, *, term: str, except_round: int | None = None) -> int:
+    """In how many rounds of the term the person is already rated."""
+    query = (select(func.count()).select_from(Candidate).join(Round).join(Conference)
+             .where(Candidate.person_id == person_id, Conference.term == term))
+    if except_round is not None:
+        query = query.where(Candidate.round_id != except_round)
+    return session.scalar(query)
+
+
+def _check_places(session: Session, round_: Round, person_ids: Sequence[int], limit: int | None) -> None:
+    if limit is None:
+        return
+    for person_id in person_ids:
+        count = places_of(session, person_id, term=round_.conference.term, except_round=round_.id) + 1
+        if count > limit:
+            person = session.get(Person, person_id)
+            raise TooManyPlaces(name=person.full_name, count=count, limit=limit)
+
+
+def set_candidates(
+    session: Session, round_: Round, entries: Sequence[tuple[int, str]], *, actor: str
+) -> None:
+    """Replace the candidate list with (person id, post as printed) in ballot order.
+
+    Raises RoundNotDraft, InvalidInput (empty post, unknown or repeated person), TooManyPlaces, CandidateOnBoard.
+    """
+    _require_draft(round_)
+    person_ids = [person_id for person_id, _ in entries]
+    if len(set(person_ids)) != len(person_ids):
+        raise InvalidInput(N_("A person appears twice in the candidate list."))
+    people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
+    if len(people) != len(person_ids):
+        raise InvalidInput(N_("The candidate list names an unknown person."))
+    posts = [_clean(post, N_("Post"), 120) for _, post in entries]
+    _check_places(session, round_, person_ids, round_.places_limit)
+    for seat in round_.board:
+        if seat.account.person_id in people:
+            raise CandidateOnBoard(name=people[seat.account.person_id].full_name)
+    round_.candidates.clear()
+    session.flush()
+    for position, (person_id, post) in enumerate(zip(person_ids, posts), start=1):
+        round_.candidates.append(Candidate(person_id=person_id, post=post, position=position))
+    session.flush()
+    audit.record(session, actor=actor, action="round.candidates", subject=f"round:{round_.id}",
+                 details={"candidates": [[pid, post] for pid, post in zip(person_ids, posts)]})
+
+
+def choose_rule_set(session: Session, round_: Round, key: str, *, actor: str) -> None:
+    """Switch the round to another preset: every setting takes the preset's value. Re-checks the places limit."""
+    _require_draft(round_)
+    preset = rules.preset(key)
+    _check_places(session, round_, [c.person_id for c in round_.candidates], preset.places_limit)
+    round_.rule_set = preset.key
+    _apply_settings(round_, preset)
+    session.flush()
+    audit.record(session, actor=actor, action="round.rule_set", subject=f"round:{round_.id}",
+                 details={"rule_set": preset.key, "settings": preset.settings()})
+
+
+def override_settings(session: Session, round_: Round, *, actor: str, **settings) -> None:
+    """Change some settings of the round's rule set. Raises RoundNotDraft, InvalidInput, TooManyPlaces."""
+    _require_draft(round_)
+    changed = rule_set_of(round_).with_settings(**settings)
+    if changed.places_limit != round_.places_limit:
+        _check_places(session, round_, [c.person_id for c in round_.candidates], changed.places_limit)
+    _apply_settings(round_, changed)
+    session.flush()
+    audit.record(session, actor=actor, action="round.settings", subject=f"round:{round_.id}",
+                 details={"settings": changed.settings()})
+
+
+def set_board(session: Session, round_: Round, account_ids: Sequence[int], *, actor: str) -> None:
+    """Name the counting board: accounts holding the teller role on the round's committee, none a candidate.
+
+    Raises RoundNotDraft, InvalidInput (unknown account, no teller role), CandidateOnBoard.
+    """
+    _require_draft(round_)
+    committee = round_.conference.committee
+    accounts = list(session.scalars(select(Account).where(Account.id.in_(set(account_ids)))))
+    if len(accounts) != len(set(account_ids)):
+        raise InvalidInput(N_("The counting board names an unknown account."))
+    candidate_people = {c.person_id: c.person for c in round_.candidates}
+    for account in accounts:
+        if not has_role(account, "teller", committee):
+            raise InvalidInput(N_("%(name)s is not a teller of this committee."), name=account.display_name)
+        if account.person_id in candidate_people:
+            raise CandidateOnBoard(name=candidate_people[account.person_id].full_name)
+    round_.board.clear()
+    session.flush()
+    for account in sorted(accounts, key=lambda a: a.id):
+        round_.board.append(BoardMember(account_id=account.id))
+    session.flush()
+    audit.record(session, actor=actor, action="round.board", subject=f"round:{round_.id}",
+                 details={"accounts": sorted(a.id for a in accounts)})

@@ -1,0 +1,27 @@
+"""gunicorn settings for TrustVote: `gunicorn -c deploy/gunicorn.conf.py 'app:create_app()'`.
+
+Bind with TRUSTVOTE_BIND (default 127.0.0.1:8000: nginx in front, never exposed directly).
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("TRUSTVOTE_BIND", "127.0.0.1:8000")
+# the usual 2 x cores + 1, capped: SQLite serialises writers anyway, PostgreSQL has its own connection limit
+workers = int(os.environ.get("TRUSTVOTE_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 9)))
+worker_class = "sync"
+timeout = 60
+graceful_timeout = 20
+keepalive = 5
+# an upload bigger than the app's own limit is refused there; these bound the request line and headers
+limit_request_line = 8190
+limit_request_fields = 100
+max_requests = 5000
+max_requests_jitter = 500
+# The access log never carries a query string: ballot secrets travel in URL fragments and bodies only, and
+# nothing else in a query needs keeping. %(U)s is the path alone.
+accesslog = os.environ.get("TRUSTVOTE_ACCESS_LOG", "-")
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+errorlog = "-"
+loglevel = "info"
+forwarded_allow_ips = os.environ.get("TRUSTVOTE_FORWARDED_ALLOW_IPS", "127.0.0.1")
