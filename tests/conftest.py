@@ -1,0 +1,174 @@
+"""Fixtures shared by every test: a database on each engine (SQLite file, PostgreSQL), the app, clients.
+
+Every database test runs twice, on SQLite and on PostgreSQL (TRUSTVOTE_TEST_POSTGRES, default
+postgresql://postgres@127.0.0.1:5432/test). Without a reachable PostgreSQL those runs are skipped locally and
+fail in CI (CI=true), where a missing PostgreSQL is an error, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from ballots import schema
+from ballots.db import make_engine, make_sessionmaker
+from ballots.models import Base
+
+POSTGRES_URL = os.environ.get("TRUSTVOTE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _postgres_problem() -> str | None:
+    try:
+        engine = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any failure to connect means "not reachable"
+        return f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.__class__.__name__}: {exc}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite file migrated once; each test gets a copy (a file, not :memory:, whose locking differs)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    schema.upgrade(engine)
+    engine.dispose()  # the last connection to close checkpoints the WAL into the file we copy
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_ready():
+    problem = _postgres_problem()
+    if problem:
+        if IN_CI:
+            pytest.fail(problem + " (CI requires PostgreSQL)")
+        pytest.skip(problem)
+    engine = make_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+        connection.exec_driver_sql("CREATE SCHEMA public")
+    schema.upgrade(engine)
+    engine.dispose()
+    return POSTGRES_URL
+
+
+def _reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        # replica mode skips user triggers, including the audit log's refusal of TRUNCATE: tests only
+        connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    """The URL of an empty, migrated database, once per engine."""
+    if request.param == "sqlite":
+        path = tmp_path / "trustvote.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_ready")
+    _reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    with make_sessionmaker(engine)() as session:
+        yield session
+
+
+@pytest.fixture
+def instance(tmp_path) -> Path:
+    from app.settings import init_instance
+
+    path = tmp_path / "instance"
+    init_instance(path)
+    return path
+
+
+@pytest.fixture
+def settings(db_url, instance):
+    from app.settings import Settings
+
+    return Settings.from_env({"TRUSTVOTE_INSTANCE": str(instance), "TRUSTVOTE_DATABASE_URL": db_url})
+
+
+@pytest.fixture
+def app(settings):
+    from app import create_app
+
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["trustvote.engine"].dispose()
+
+
+CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_INPUT.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1) or match.group(2)
+
+
+class Browserish:
+    """A Flask test client that, like a browser, takes the CSRF token from the page it posts from."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def submit(self, page_url: str, action_url: str | None = None, data: dict | None = None, **kwargs):
+        page = self.client.get(page_url)
+        assert page.status_code == 200, (page_url, page.status_code)
+        payload = {"csrf_token": csrf_from(page.get_data(as_text=True)), **(data or {})}
+        return self.client.post(action_url or page_url, data=payload, **kwargs)
+
+
+@pytest.fixture
+def client(app):
+    return Browserish(app.test_client())
+
+
+@pytest.fixture
+def world(session):
+    """A small province: province > district > commune, members, a person on two committees, accounts."""
+    from tests.factories import build_world
+
+    world = build_world(session)
+    session.commit()
+    return world
+
+
+@pytest.fixture
+def login_as(app, world):
+    """A logged-in client for one of the world's accounts: login_as("organizer")."""
+
+    def login(username: str) -> Browserish:
+        client = Browserish(app.test_client())
+        response = client.submit("/login", data={"username": username, "password": world.password})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return login
