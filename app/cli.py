@@ -10,7 +10,7 @@ import click
 from flask.cli import FlaskGroup
 
 from ballots import accounts, audit, schema
-from ballots.db import make_engine, make_sessionmaker
+from ballots.db import make_engine, make_sessionmaker, reading
 
 from . import create_app
 from .settings import database_url_from_env, init_instance, instance_from_env
@@ -91,7 +91,7 @@ def audit_group():
 def audit_verify():
     """Walk the chain; name the first broken entry and exit 1 if there is one."""
     with _session() as session:
-        verdict = audit.verify(session)
+        verdict = audit.verify(reading(session))
     if verdict.ok:
         click.echo(f"audit chain intact: {verdict.entries} entries, head {verdict.head}")
         return

@@ -19,7 +19,18 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ballots import rules
 
+try:
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # WTForms < 3.3 takes bare (value, label) pairs
+    def SelectChoice(value, label):  # noqa: N802
+        return (value, label)
+
 REQUIRED = _l("This field is required.")
+
+
+def options(pairs):
+    """(value, label) pairs as WTForms options: WTForms 3.3 deprecates bare tuples (removed in 3.4)."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -92,15 +103,17 @@ AUDIENCE_CHOICES = [("committee", _l("The committee itself")), ("upper", _l("The
 
 
 class SettingsForm(FlaskForm):
-    base = SelectField(_l("Percentages are taken over"), choices=BASE_CHOICES)
-    invalid_mark_policy = SelectField(_l("A row with no box or several boxes ticked"), choices=INVALID_MARK_CHOICES)
-    extra_writing_policy = SelectField(_l("Extra names or writing on the ballot"), choices=EXTRA_WRITING_CHOICES)
+    base = SelectField(_l("Percentages are taken over"), choices=options(BASE_CHOICES))
+    invalid_mark_policy = SelectField(_l("A row with no box or several boxes ticked"),
+                                      choices=options(INVALID_MARK_CHOICES))
+    extra_writing_policy = SelectField(_l("Extra names or writing on the ballot"),
+                                       choices=options(EXTRA_WRITING_CHOICES))
     places_limit = IntegerField(_l("Most places one person is rated at"), validators=[
         Optional(), NumberRange(min=1, max=50, message=_l("Enter a number from 1, or leave empty for no limit."))],
         description=_l("Leave empty to rate a person at every committee they sit on."))
     paper_entries = SelectField(_l("Independent entries of each paper ballot"), coerce=int,
-                                choices=[(2, "2"), (3, "3")])
-    audience = MultiCheckboxField(_l("Published to"), choices=AUDIENCE_CHOICES,
+                                choices=options([(2, "2"), (3, "3")]))
+    audience = MultiCheckboxField(_l("Published to"), choices=options(AUDIENCE_CHOICES),
                                   validators=[DataRequired(_l("Choose at least one group."))])
 
 
@@ -120,8 +133,8 @@ class AccountForm(FlaskForm):
 
 class GrantForm(FlaskForm):
     committee_id = SelectField(_l("Committee"), coerce=int, validators=[InputRequired(REQUIRED)])
-    role = SelectField(_l("Role"), choices=[("organizer", _l("Organizer")), ("teller", _l("Teller")),
-                                            ("viewer", _l("Viewer"))])
+    role = SelectField(_l("Role"), choices=options([("organizer", _l("Organizer")), ("teller", _l("Teller")),
+                                                    ("viewer", _l("Viewer"))]))
 
 
 class PasswordForm(FlaskForm):

@@ -40,7 +40,16 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def reading(session: Session) -> Session:
+    """Make the session's next transaction a read: on SQLite a deferred BEGIN, which takes no write lock, so
+    a long read (verifying the audit chain, an export) never holds up writers. Call before the first query."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+    return session
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

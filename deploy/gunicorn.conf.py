@@ -24,4 +24,7 @@ accesslog = os.environ.get("TRUSTVOTE_ACCESS_LOG", "-")
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 loglevel = "info"
+# gunicorn >= 25.1 opens a runtime control socket in $HOME/.gunicorn by default: shared by every instance of
+# the same user, and nothing here needs it (older versions ignore the setting)
+control_socket_disable = True
 forwarded_allow_ips = os.environ.get("TRUSTVOTE_FORWARDED_ALLOW_IPS", "127.0.0.1")

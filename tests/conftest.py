@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from ballots import schema
 from ballots.db import make_engine, make_sessionmaker
@@ -34,6 +35,19 @@ def _postgres_problem() -> str | None:
         return f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.__class__.__name__}: {exc}"
 
 
+@pytest.fixture(autouse=True)
+def quick_password_hashing(monkeypatch):
+    """Hash test passwords cheaply: the suite creates hundreds of accounts. The production parameters are
+    checked on their own in tests/ballots/test_accounts.py."""
+    from argon2 import PasswordHasher
+
+    from ballots import accounts
+
+    quick = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", quick)
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", quick.hash("not a password"))
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
     """A SQLite file migrated once; each test gets a copy (a file, not :memory:, whose locking differs)."""
@@ -46,18 +60,38 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_ready():
+    """A database of this test run's own on the server at TRUSTVOTE_TEST_POSTGRES, migrated once.
+
+    Its own, so that two test runs on one machine (a developer's and a helper's) never reset each other's
+    tables; it is dropped at the end. Where the role may not create databases, the named one is used."""
     problem = _postgres_problem()
     if problem:
         if IN_CI:
             pytest.fail(problem + " (CI requires PostgreSQL)")
         pytest.skip(problem)
-    engine = make_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-        connection.exec_driver_sql("CREATE SCHEMA public")
+    base = make_url(make_engine(POSTGRES_URL).url)
+    own = f"{base.database}_trustvote_{os.getpid()}"
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{own}"')
+            connection.exec_driver_sql(f'CREATE DATABASE "{own}"')
+        url = base.set(database=own).render_as_string(hide_password=False)
+    except Exception:
+        own, url = None, POSTGRES_URL
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+            connection.exec_driver_sql("CREATE SCHEMA public")
+        engine.dispose()
+    engine = make_engine(url)
     schema.upgrade(engine)
     engine.dispose()
-    return POSTGRES_URL
+    yield url
+    if own:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
+    admin.dispose()
 
 
 def _reset_postgres(url: str) -> None:

@@ -1,0 +1,79 @@
+"""Browser fixtures: the app served on a free local port, and Debian's Chromium driven by Playwright.
+
+The server wraps the `app` fixture, which is parametrized over SQLite and PostgreSQL, so each browser test runs
+on both engines. Chromium is the system one (/usr/bin/chromium): no browser is ever downloaded. Without it the
+tests are skipped locally and fail in CI, where a missing browser is an error, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import IN_CI
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+# A 10-inch tablet (e.g. 1280x800 at a device pixel ratio of 1), held either way.
+LANDSCAPE = {"width": 1280, "height": 800}
+PORTRAIT = {"width": 800, "height": 1280}
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """The app on 127.0.0.1 at a free port, in a daemon thread; yields the base URL, shuts down after the test."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, launched once for the session through Playwright's sync API."""
+    if not os.access(CHROMIUM, os.X_OK):
+        problem = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(problem + " (CI requires the browser tests)")
+        pytest.skip(problem)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh tablet-sized page (own cookies, Vietnamese locale) whose relative URLs go to the live server.
+
+    It depends on live_server so that it is closed first: the browser drops its keep-alive connections before
+    the server shuts down.
+    """
+    context = browser.new_context(base_url=live_server, viewport=LANDSCAPE, device_scale_factor=1,
+                                  locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        page.close()
+        context.close()
