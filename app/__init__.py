@@ -24,6 +24,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_COOKIE_NAME="trustvote",
         WTF_CSRF_TIME_LIMIT=None,  # the token is bound to the session, which itself expires
+        # Referrer-Policy: no-referrer means browsers send no Referer, which Flask-WTF's strict HTTPS check
+        # would refuse; the session-bound token and SameSite=Lax cookies are the protection against CSRF.
+        WTF_CSRF_SSL_STRICT=False,
         BABEL_DEFAULT_LOCALE="vi",
         BABEL_DEFAULT_TIMEZONE="Asia/Ho_Chi_Minh",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).with_name("translations")),

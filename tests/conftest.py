@@ -118,7 +118,9 @@ def db_url(request, tmp_path) -> str:
 
 @pytest.fixture
 def engine(db_url):
-    engine = make_engine(db_url)
+    # The tests' own session reads between the app's requests in the same thread; a deferred BEGIN keeps it
+    # from holding SQLite's write lock while the app (another connection) writes.
+    engine = make_engine(db_url).execution_options(sqlite_begin="DEFERRED")
     yield engine
     engine.dispose()
 

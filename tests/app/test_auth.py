@@ -1,0 +1,127 @@
+"""Log-in, log-out, throttling, CSRF, sessions and security headers, through the Flask client."""
+
+import pytest
+
+from ballots import accounts
+
+
+def test_an_anonymous_visitor_is_sent_to_the_vietnamese_login_page(client, world):
+    response = client.get("/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    page = client.get("/login").get_data(as_text=True)
+    assert 'lang="vi"' in page and "Đăng nhập" in page and "Tên đăng nhập" in page and "Mật khẩu" in page
+
+
+def test_english_is_the_second_language(client, world):
+    client.get("/lang/en?next=/login")
+    page = client.get("/login").get_data(as_text=True)
+    assert 'lang="en"' in page and "Log in" in page and "Username" in page
+
+
+def test_the_language_switch_does_not_redirect_off_site(client, world):
+    response = client.get("/lang/en?next=https://example.org/phish")
+    assert response.headers["Location"] == "/"
+    assert client.get("/lang/xx").status_code == 404
+
+
+def test_a_wrong_password_is_refused_in_vietnamese(client, world):
+    response = client.submit("/login", data={"username": "organizer", "password": "sai rồi"})
+    assert response.status_code == 401
+    assert "Sai tên đăng nhập hoặc mật khẩu." in response.get_data(as_text=True)
+
+
+def test_an_empty_login_form_keeps_the_username_and_says_what_is_missing(client, world):
+    response = client.submit("/login", data={"username": "organizer", "password": ""})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "Cần nhập ô này." in page and 'value="organizer"' in page
+
+
+def test_guessing_is_throttled_with_429(client, world):
+    for _ in range(accounts.MAX_FAILURES_PER_USERNAME):
+        client.submit("/login", data={"username": "organizer", "password": "đoán sai"})
+    response = client.submit("/login", data={"username": "organizer", "password": world.password})
+    assert response.status_code == 429
+    assert "Đăng nhập sai quá nhiều lần" in response.get_data(as_text=True)
+
+
+def test_a_login_without_the_csrf_token_is_refused(client, world):
+    response = client.post("/login", data={"username": "organizer", "password": world.password})
+    assert response.status_code == 400
+    assert client.get("/").status_code == 302  # not logged in
+
+
+def test_a_post_without_csrf_is_refused_even_when_logged_in(login_as, world):
+    client = login_as("organizer")
+    response = client.post(f"/committees/{world.commune.id}/edit",
+                           data={"name": "Đổi tên", "level": "Đảng ủy xã", "parent_id": world.district.id})
+    assert response.status_code == 400
+    assert "Biểu mẫu đã hết hạn" in response.get_data(as_text=True)
+
+
+def test_logout_ends_the_session_for_a_copied_cookie_too(app, login_as, world):
+    client = login_as("organizer")
+    cookie = client.get_cookie("trustvote").value
+    assert client.get("/").status_code == 200
+    client.submit("/", "/logout")
+    thief = app.test_client()
+    thief.set_cookie("trustvote", cookie)
+    assert thief.get("/").status_code == 302  # the copied cookie names a session that no longer exists
+
+
+def test_logout_needs_a_post(login_as):
+    client = login_as("organizer")
+    assert client.get("/logout").status_code == 405
+
+
+def test_a_changed_user_agent_loses_the_session(login_as):
+    client = login_as("organizer")
+    assert client.get("/", headers={"User-Agent": "another browser"}).status_code == 302
+
+
+@pytest.mark.parametrize("path", ["/login", "/"])
+def test_pages_carry_the_security_headers(login_as, path):
+    response = login_as("organizer").get(path, follow_redirects=True)
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_no_page_has_an_inline_script_or_style(login_as, world):
+    client = login_as("organizer")
+    for path in ("/", f"/committees/{world.commune.id}", f"/conferences/{world.conference.id}"):
+        page = client.get(path).get_data(as_text=True)
+        assert "<script>" not in page and "<style" not in page and " style=" not in page and "onclick" not in page
+
+
+def test_assets_are_served_by_the_app(client):
+    for path in ("/static/css/app.css", "/static/js/app.js"):
+        with client.get(path) as response:
+            assert response.status_code == 200
+
+
+def test_the_session_cookie_is_http_only(client, world):
+    response = client.submit("/login", data={"username": "organizer", "password": world.password})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_login_redirects_only_within_the_site(client, world):
+    response = client.submit("/login?next=//evil.example/x", "/login?next=//evil.example/x",
+                             data={"username": "organizer", "password": world.password})
+    assert response.headers["Location"] == "/"
+
+
+def test_a_login_over_https_without_a_referer_is_not_refused_as_csrf(app, world):
+    # browsers send no Referer under Referrer-Policy: no-referrer; behind nginx the app sees https
+    from tests.conftest import Browserish
+
+    client = Browserish(app.test_client())
+    page = client.get("/login", base_url="https://trustvote.example")
+    from tests.conftest import csrf_from
+
+    response = client.post("/login", base_url="https://trustvote.example",
+                           data={"csrf_token": csrf_from(page.get_data(as_text=True)), "username": "organizer",
+                                 "password": "sai mật khẩu"})
+    assert response.status_code == 401

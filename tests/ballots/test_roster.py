@@ -1,0 +1,149 @@
+"""Roster import: all or nothing, every wrong row reported, one person linked across committees by code."""
+
+import io
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from ballots import roster
+from ballots.errors import InvalidInput, RosterInvalid
+from ballots.models import AuditEntry, Membership, Person
+
+HEADER = ["Cấp ủy", "Họ và tên", "Chức vụ", "Mã", "Năm sinh"]
+GOOD = [
+    ["Tỉnh ủy Thử Nghiệm / Huyện ủy Đông Anh / Đảng ủy xã Hòa Lạc", "Đỗ Thị Ánh", "Phó Bí thư", "", "1975"],
+    ["Huyện ủy Đông Anh / Đảng ủy xã Hòa Lạc", "Ngô Xuân Trường", "Ủy viên Ban Chấp hành", "CB-777", ""],
+    ["Huyện ủy Đông Anh", "Ngô Xuân Trường", "Ủy viên Ban Chấp hành", "CB-777", ""],
+]
+
+
+def csv_bytes(rows, header=HEADER, delimiter=","):
+    lines = [delimiter.join(header)] + [delimiter.join(row) for row in rows]
+    return ("\ufeff" + "\n".join(lines) + "\n").encode("utf-8")
+
+
+def xlsx_bytes(rows, header=HEADER):
+    book = Workbook()
+    sheet = book.active
+    sheet.append(header)
+    for row in rows:
+        sheet.append([int(cell) if cell.isdigit() else cell for cell in row])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def counts(session):
+    return (session.scalar(select(func.count()).select_from(Person)),
+            session.scalar(select(func.count()).select_from(Membership)),
+            session.scalar(select(func.count()).select_from(AuditEntry)))
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_good_roster_is_imported_and_links_one_person_by_code(session, world, kind):
+    data = csv_bytes(GOOD) if kind == "csv" else xlsx_bytes(GOOD)
+    summary = roster.import_roster(session, into=world.province, filename=f"danh-sach.{kind}", data=data,
+                                   actor="organizer")
+    assert (summary.people_added, summary.seats_added, summary.seats_updated) == (2, 3, 0)
+    truong = session.scalar(select(Person).where(Person.code == "CB-777"))
+    assert sorted(m.committee.name for m in truong.memberships) == ["Huyện ủy Đông Anh", "Đảng ủy xã Hòa Lạc"]
+    anh = session.scalar(select(Person).where(Person.full_name == "Đỗ Thị Ánh"))
+    assert anh.birth_year == 1975 and anh.memberships[0].post == "Phó Bí thư"
+
+
+def test_importing_the_same_roster_twice_adds_nothing(session, world):
+    roster.import_roster(session, into=world.province, filename="a.csv", data=csv_bytes(GOOD), actor="o")
+    before = counts(session)[:2]
+    again = roster.import_roster(session, into=world.province, filename="a.csv", data=csv_bytes(GOOD), actor="o")
+    assert (again.people_added, again.seats_added, again.seats_updated) == (0, 0, 0)
+    assert counts(session)[:2] == before
+
+
+def test_a_changed_post_updates_the_seat(session, world):
+    roster.import_roster(session, into=world.province, filename="a.csv", data=csv_bytes(GOOD), actor="o")
+    changed = [GOOD[0][:2] + ["Bí thư", "", "1975"]]
+    summary = roster.import_roster(session, into=world.province, filename="a.csv", data=csv_bytes(changed), actor="o")
+    assert summary.seats_updated == 1
+    assert session.scalar(select(Membership.post).join(Person).where(Person.full_name == "Đỗ Thị Ánh")) == "Bí thư"
+
+
+def test_one_bad_row_imports_nothing_and_names_the_row(session, world):
+    bad = GOOD + [["Huyện ủy Không Có", "Lý Thị Mai", "Ủy viên", "", ""]]
+    before = counts(session)
+    with pytest.raises(RosterInvalid) as refused:
+        roster.import_roster(session, into=world.province, filename="a.csv", data=csv_bytes(bad), actor="o")
+    assert refused.value.problems == [
+        (5, "no committee %(path)s under %(into)s", {"path": "Huyện ủy Không Có", "into": "Tỉnh ủy Thử Nghiệm"})]
+    session.rollback()
+    assert counts(session) == before
+
+
+def test_every_wrong_row_is_reported_at_once(session, world):
+    bad = [
+        ["Huyện ủy Đông Anh", "", "Ủy viên", "", ""],                      # row 2: no name
+        ["Huyện ủy Đông Anh", "Lý Thị Mai", "", "", "năm 70"],              # row 3: no post, bad year
+        ["Huyện ủy Đông Anh", "Hồ Văn Long", "Ủy viên", "CB-001", ""],      # row 4: code of Nguyễn Văn Hùng
+        ["Huyện ủy Đông Anh", "Dương Thu Hà", "Ủy viên", "", ""],
+        ["Huyện ủy Đông Anh", "Dương Thu Hà", "Ủy viên", "", ""],           # row 6: same person twice
+    ]
+    with pytest.raises(RosterInvalid) as refused:
+        roster.import_roster(session, into=world.province, filename="a.csv", data=csv_bytes(bad), actor="o")
+    rows = [row for row, _message, _params in refused.value.problems]
+    assert rows == [2, 3, 3, 4, 6]
+    assert refused.value.problems[3][2] == {"code": "CB-001", "name": "Nguyễn Văn Hùng"}
+
+
+def test_a_committee_outside_the_importers_reach_is_unknown(session, world):
+    rows = [["Tỉnh ủy Thử Nghiệm / Huyện ủy Đông Anh", "Lý Thị Mai", "Ủy viên", "", ""]]
+    with pytest.raises(RosterInvalid):
+        roster.import_roster(session, into=world.commune, filename="a.csv", data=csv_bytes(rows), actor="o")
+
+
+def test_paths_match_without_case_or_diacritics_and_with_other_separators(session, world):
+    rows = [["huyen uy dong anh > dang uy xa hoa lac", "Lý Thị Mai", "Ủy viên", "", ""]]
+    roster.import_roster(session, into=world.province, filename="a.csv", data=csv_bytes(rows), actor="o")
+    seat = session.scalar(select(Membership).join(Person).where(Person.full_name == "Lý Thị Mai"))
+    assert seat.committee.name == "Đảng ủy xã Hòa Lạc"
+
+
+def test_a_semicolon_separated_csv_with_english_headers_is_read(session, world):
+    data = csv_bytes([["Huyện ủy Đông Anh", "Lý Thị Mai", "Ủy viên"]], header=["Committee", "Full name", "Post"],
+                     delimiter=";")
+    summary = roster.import_roster(session, into=world.province, filename="a.csv", data=data, actor="o")
+    assert summary.seats_added == 1
+
+
+def test_names_are_stored_in_nfc(session, world):
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "Lý Thị Mai")
+    roster.import_roster(session, into=world.province, filename="a.csv",
+                         data=csv_bytes([["Huyện ủy Đông Anh", decomposed, "Ủy viên", "", ""]]), actor="o")
+    assert session.scalar(select(Person).where(Person.full_name == "Lý Thị Mai")) is not None
+
+
+@pytest.mark.parametrize("filename,data", [
+    ("a.pdf", b"%PDF-1.4"),
+    ("a.xlsx", b"this is not a zip file"),
+    ("a.csv", "Cấp ủy,Họ và tên\n".encode("utf-16")),
+    ("a.csv", b""),
+    ("a.csv", csv_bytes([], header=["Cấp ủy", "Họ và tên"])),
+    ("a.csv", csv_bytes([])),
+])
+def test_an_unreadable_or_incomplete_file_is_refused_with_nothing_written(session, world, filename, data):
+    before = counts(session)
+    with pytest.raises(InvalidInput):
+        roster.import_roster(session, into=world.province, filename=filename, data=data, actor="o")
+    session.rollback()
+    assert counts(session) == before
+
+
+def test_the_import_is_audited_with_the_files_digest(session, world):
+    data = csv_bytes(GOOD)
+    roster.import_roster(session, into=world.province, filename="danh-sach.csv", data=data, actor="organizer")
+    entry = session.scalar(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1))
+    assert entry.action == "roster.import" and entry.actor == "organizer"
+    import hashlib
+
+    assert hashlib.sha256(data).hexdigest() in entry.details
