@@ -1,0 +1,67 @@
+"""The `trustvote` command: instance keys, schema, the demo province, refusing to start without keys."""
+
+import os
+import stat
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from app.cli import main
+from app.settings import MissingKeys, Settings
+from ballots import demo
+from ballots.models import Account, Committee, Conference, Grant, Membership, Person, Round
+
+
+def run(args, instance, db_url):
+    result = CliRunner().invoke(main, args, env={"TRUSTVOTE_INSTANCE": str(instance),
+                                                 "TRUSTVOTE_DATABASE_URL": db_url})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_init_creates_private_keys_and_keeps_them(tmp_path, db_url):
+    instance = tmp_path / "fresh"
+    run(["init"], instance, db_url)
+    secret, signing = instance / "secret_key", instance / "signing_key.pem"
+    for path in (secret, signing):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(instance).st_mode) == 0o700
+    before = secret.read_text(), signing.read_text()
+    run(["init"], instance, db_url)
+    assert (secret.read_text(), signing.read_text()) == before
+
+
+def test_the_app_refuses_to_start_without_its_keys(tmp_path):
+    with pytest.raises(MissingKeys, match="trustvote init"):
+        Settings.from_env({"TRUSTVOTE_INSTANCE": str(tmp_path / "empty")})
+
+
+def test_db_upgrade_reports_the_revision(tmp_path, db_url):
+    assert "database at revision" in run(["db", "upgrade"], tmp_path, db_url)
+
+
+def test_the_demo_province_loads_once_and_prints_its_logins(tmp_path, db_url, session):
+    output = run(["demo", "--if-empty"], tmp_path, db_url)
+    for login in demo.LOGINS:
+        assert login.username in output and login.password in output
+    again = run(["demo", "--if-empty"], tmp_path, db_url)
+    assert "not loaded" in again
+
+    committees = session.scalars(select(Committee)).all()
+    assert 28 <= len(committees) <= 40
+
+    def depth(committee):
+        return 0 if committee.parent is None else 1 + depth(committee.parent)
+
+    assert max(depth(c) for c in committees) >= 3  # province > district > commune > cell
+    people_on_two = session.scalar(select(func.count()).select_from(
+        select(Membership.person_id).group_by(Membership.person_id).having(func.count() >= 2).subquery()))
+    assert people_on_two >= 1
+    assert session.scalar(select(func.count()).select_from(Person).where(Person.full_name.like("%ễ%"))) >= 1
+    draft = session.scalars(select(Round).where(Round.state == "draft")).one()
+    assert draft.candidates and draft.board and draft.has_quorum
+    assert session.scalar(select(func.count()).select_from(Conference)) == 1
+    roles = set(session.scalars(select(Grant.role)))
+    assert roles == {"organizer", "teller", "viewer"}
+    assert session.scalar(select(func.count()).select_from(Account).where(Account.is_admin)) == 1
