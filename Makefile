@@ -24,7 +24,7 @@ install: $(VENV)/.installed translations
 install-test: $(VENV)/.installed-test translations
 
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile -q -d app/translations
+	$(BIN)/pybabel compile --statistics -d app/translations
 
 # extract the msgids from code and templates and merge them into the catalogs (then translate app/translations/*/messages.po)
 messages: $(VENV)/.installed
