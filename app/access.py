@@ -27,6 +27,8 @@ def require_role(role: str):
 
     def check():
         if not current_user.is_authenticated:
+            if request.endpoint == "organize.home":
+                return None  # the home page is the log-in page for a visitor
             return current_app.login_manager.unauthorized()
         db = get_db()
         for name, find in COMMITTEE_OF.items():

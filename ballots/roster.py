@@ -126,8 +126,10 @@ def import_roster(session: Session, *, into: Committee, filename: str, data: byt
     for number, row in enumerate(rows[1:], start=2):
         if not any(row):
             continue
-        cell = lambda key: row[header[key]] if key in header and header[key] < len(row) else ""  # noqa: E731
-        path, full_name, post, code, birth = (cell(k) for k in ("committee", "full_name", "post", "code", "birth_year"))
+        def cell(key: str, row=row) -> str:
+            return row[header[key]] if key in header and header[key] < len(row) else ""
+
+        path, full_name, post, code, birth = map(cell, ("committee", "full_name", "post", "code", "birth_year"))
         row_problems = []
         for key in REQUIRED:
             if not cell(key):

@@ -13,7 +13,17 @@ from ballots.errors import N_, BallotError, InvalidInput
 from ballots.models import Account, Conference, Grant, Round
 
 from ..db import get_db
-from ..forms import BASE_CHOICES, INVALID_MARK_CHOICES, BoardForm, ConferenceForm, ConfirmForm, NumbersForm, RoundForm, RuleSetForm, SettingsForm
+from ..forms import (
+    BASE_CHOICES,
+    INVALID_MARK_CHOICES,
+    BoardForm,
+    ConferenceForm,
+    ConfirmForm,
+    NumbersForm,
+    RoundForm,
+    RuleSetForm,
+    SettingsForm,
+)
 from ..i18n import translate_error
 from . import bp
 

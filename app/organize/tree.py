@@ -35,6 +35,10 @@ def _children_map(db, roots: list[Committee]) -> dict[int | None, list[Committee
 
 @bp.get("/")
 def home():
+    if not current_user.is_authenticated:
+        from ..auth import login
+
+        return login()
     db = get_db()
     roots = organizer_roots(db, current_user.account)
     other = sorted({(g_.committee, g_.role) for g_ in current_user.account.grants if g_.role != "organizer"},

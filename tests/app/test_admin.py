@@ -86,14 +86,14 @@ def test_a_new_password_ends_the_accounts_sessions(login_as, world):
     response = login_as("admin").submit(f"/admin/accounts/{account.id}", f"/admin/accounts/{account.id}/password",
                                         data={"password": "mật-khẩu-khác-456"})
     assert response.status_code == 303
-    assert organizer.get("/").status_code == 302
+    assert organizer.get(f"/committees/{world.commune.id}").status_code == 302
 
 
 def test_disabling_an_account_logs_it_out(login_as, world):
     viewer = login_as("viewer")
     account = world.accounts["viewer"]
     login_as("admin").submit(f"/admin/accounts/{account.id}", f"/admin/accounts/{account.id}/active/off")
-    assert viewer.get("/").status_code == 302
+    assert viewer.get(f"/committees/{world.commune.id}").status_code == 302
 
 
 def test_an_administrator_cannot_disable_themselves(login_as, world):
