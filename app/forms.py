@@ -19,17 +19,13 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ballots import rules
 
-try:
-    from wtforms.fields.choices import SelectChoice
-except ImportError:  # WTForms < 3.3 takes bare (value, label) pairs
-    def SelectChoice(value, label):  # noqa: N802
-        return (value, label)
+from wtforms.fields.choices import SelectChoice
 
 REQUIRED = _l("This field is required.")
 
 
 def options(pairs):
-    """(value, label) pairs as WTForms options: WTForms 3.3 deprecates bare tuples (removed in 3.4)."""
+    """(value, label) pairs as WTForms options: WTForms 3.3 deprecates bare tuples."""
     return [SelectChoice(value, label) for value, label in pairs]
 
 
@@ -71,7 +67,7 @@ class ConferenceForm(FlaskForm):
 
 
 def rule_set_choices():
-    return [(key, preset.title) for key, preset in rules.PRESETS.items()]
+    return options((key, preset.title) for key, preset in rules.PRESETS.items())
 
 
 NUMBER = dict(validators=[InputRequired(REQUIRED), NumberRange(min=0, max=100000, message=_l("Enter a number from 0."))])

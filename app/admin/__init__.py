@@ -12,7 +12,7 @@ from ballots.errors import BallotError
 from ballots.models import Account, Committee
 
 from ..db import get_db
-from ..forms import AccountForm, GrantForm, PasswordForm
+from ..forms import AccountForm, GrantForm, PasswordForm, options
 from ..i18n import translate_error
 
 bp = Blueprint("admin", __name__)
@@ -64,7 +64,7 @@ def _account_or_404(db, account_id: int) -> Account:
 
 def _account_page(db, account: Account, status: int = 200, **forms):
     grant_form = forms.get("grant_form") or GrantForm(formdata=None)
-    grant_form.committee_id.choices = _committee_choices(db)
+    grant_form.committee_id.choices = options(_committee_choices(db))
     return render_template("admin/account.html", account=account, grant_form=grant_form,
                            password_form=forms.get("password_form") or PasswordForm(formdata=None),
                            path_of=committees.path_of), status
@@ -81,7 +81,7 @@ def grant(account_id: int):
     db = get_db()
     account = _account_or_404(db, account_id)
     form = GrantForm()
-    form.committee_id.choices = _committee_choices(db)
+    form.committee_id.choices = options(_committee_choices(db))
     if not form.validate_on_submit():
         return _account_page(db, account, 400, grant_form=form)
     try:

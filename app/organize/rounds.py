@@ -23,6 +23,7 @@ from ..forms import (
     RoundForm,
     RuleSetForm,
     SettingsForm,
+    options,
 )
 from ..i18n import translate_error
 from . import bp
@@ -87,7 +88,7 @@ def _forms(db, round_: Round, **submitted):
         "board": BoardForm(tellers=[m.account_id for m in round_.board], formdata=None),
     }
     forms.update(submitted)
-    forms["board"].tellers.choices = [(a.id, a.display_name) for a in _tellers_of(db, round_)]
+    forms["board"].tellers.choices = options((a.id, a.display_name) for a in _tellers_of(db, round_))
     return forms
 
 
@@ -187,6 +188,6 @@ def round_board(round_id: int):
     db = get_db()
     round_ = rounds.get_round(db, round_id)
     form = BoardForm()
-    form.tellers.choices = [(a.id, a.display_name) for a in _tellers_of(db, round_)]
+    form.tellers.choices = options((a.id, a.display_name) for a in _tellers_of(db, round_))
     return _change(round_, form, lambda db: rounds.set_board(
         db, round_, form.tellers.data or [], actor=current_user.username), "board")

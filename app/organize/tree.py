@@ -16,7 +16,7 @@ from ballots.errors import BallotError, RosterInvalid
 from ballots.models import Committee, Conference, Membership
 
 from ..db import get_db
-from ..forms import CommitteeForm, ImportForm, MemberForm
+from ..forms import CommitteeForm, ImportForm, MemberForm, options
 from ..i18n import translate_error
 from . import bp
 
@@ -71,7 +71,7 @@ def _parent_choices(db, committee: Committee | None, exclude: set[int]) -> list[
 def edit_committee(committee_id: int):
     db, committee = get_db(), g.committee
     form = CommitteeForm(obj=committee, parent_id=committee.parent_id or 0)
-    form.parent_id.choices = _parent_choices(db, committee, committees.subtree_ids(db, committee))
+    form.parent_id.choices = options(_parent_choices(db, committee, committees.subtree_ids(db, committee)))
     if form.validate_on_submit():
         parent = db.get(Committee, form.parent_id.data) if form.parent_id.data else None
         try:
@@ -92,7 +92,7 @@ def edit_committee(committee_id: int):
 def new_committee(committee_id: int):
     db, parent = get_db(), g.committee
     form = CommitteeForm(parent_id=parent.id)
-    form.parent_id.choices = [(parent.id, committees.path_of(parent))]
+    form.parent_id.choices = options([(parent.id, committees.path_of(parent))])
     if form.validate_on_submit():
         try:
             child = committees.create_committee(db, name=form.name.data, level=form.level.data, parent=parent,
