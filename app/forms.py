@@ -83,6 +83,8 @@ class RoundForm(FlaskForm):
 class NumbersForm(FlaskForm):
     convened = IntegerField(_l("Convened"), **NUMBER)
     present = IntegerField(_l("Present"), **NUMBER)
+    spares = IntegerField(_l("Spare ballots"), **NUMBER,
+                          description=_l("Ballots that may be issued beyond those present, to replace spoiled sheets."))
 
 
 class RuleSetForm(FlaskForm):

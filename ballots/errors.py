@@ -64,3 +64,28 @@ class RosterInvalid(InvalidInput):
     def __init__(self, problems: list[tuple[int, str, dict]]) -> None:
         super().__init__()
         self.problems = problems
+
+
+class QuorumNotMet(Conflict):
+    message = N_(
+        "The vote cannot proceed: %(present)s present of %(convened)s convened is less than two thirds."
+    )
+
+
+class TooManyBallots(InvalidInput):
+    message = N_(
+        "Issuing %(count)s more ballots would make %(total)s, more than the %(present)s present plus "
+        "%(spares)s spares declared."
+    )
+
+
+class IssuingClosed(Conflict):
+    message = N_("Ballots can no longer be issued or voided for this round: it is %(state)s.")
+
+
+class UnknownBallot(NotFound):
+    message = N_("No ballot of this round has this code.")
+
+
+class BallotNotVoidable(Conflict):
+    message = N_("This ballot cannot be voided: it is already %(state)s.")

@@ -161,6 +161,10 @@ class Round(Base):
     state: Mapped[str] = mapped_column(String(10), default="draft")
     convened: Mapped[int] = mapped_column(Integer, default=0)
     present: Mapped[int] = mapped_column(Integer, default=0)
+    # ballots that may be issued beyond the number present (spoiled sheets replaced), declared in advance
+    spares: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # SHA-256 over the sorted hashes of every token issued for the round (tokens.commitment)
+    commitment: Mapped[str | None] = mapped_column(String(64))
     rule_set: Mapped[str] = mapped_column(String(40))
     base: Mapped[str] = mapped_column(String(12))
     invalid_mark_policy: Mapped[str] = mapped_column(String(8))
@@ -178,7 +182,7 @@ class Round(Base):
         CheckConstraint(
             "state IN ('draft','issued','open','closed','counted','sealed','published')", name="state"
         ),
-        CheckConstraint("present >= 0 AND convened >= 0 AND present <= convened", name="numbers"),
+        CheckConstraint("present >= 0 AND convened >= 0 AND present <= convened AND spares >= 0", name="numbers"),
         CheckConstraint("paper_entries IN (2, 3)", name="paper_entries"),
     )
 
@@ -221,6 +225,37 @@ class BoardMember(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"), primary_key=True)
     round: Mapped[Round] = relationship(back_populates="board")
     account: Mapped[Account] = relationship()
+
+
+TOKEN_STATES = ("issued", "cast", "void")
+
+
+class Token(Base):
+    """The right to cast one ballot. Only the hash of the secret is stored; the secret exists only on paper."""
+
+    __tablename__ = "token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="RESTRICT"), index=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("issue_batch.id", ondelete="RESTRICT"), index=True)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    state: Mapped[str] = mapped_column(String(8), default="issued")
+    void_reason: Mapped[str | None] = mapped_column(String(200))
+    # deliberately no time of any kind: with the ballot table it would date each ballot
+    __table_args__ = (CheckConstraint("state IN ('issued','cast','void')", name="state"),)
+
+
+class IssueBatch(Base):
+    """One issue of ballots: how many, on which paper, the digest of its tokens, who issued them."""
+
+    __tablename__ = "issue_batch"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="RESTRICT"), index=True)
+    count: Mapped[int] = mapped_column(Integer)
+    paper: Mapped[str] = mapped_column(String(4))
+    commitment: Mapped[str] = mapped_column(String(64))
+    issued_by: Mapped[str] = mapped_column(String(60))
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    __table_args__ = (CheckConstraint("count > 0", name="count"),)
 
 
 class AuditEntry(Base):

@@ -65,8 +65,8 @@ def _require_draft(round_: Round) -> None:
         raise RoundNotDraft()
 
 
-def _check_numbers(convened: int, present: int) -> None:
-    if convened < 0 or present < 0:
+def _check_numbers(convened: int, present: int, spares: int = 0) -> None:
+    if convened < 0 or present < 0 or spares < 0:
         raise InvalidInput(N_("The numbers convened and present cannot be negative."))
     if present > convened:
         raise InvalidInput(N_("The number present (%(present)s) cannot exceed the number convened (%(convened)s)."),
@@ -99,13 +99,16 @@ def create_round(
     return round_
 
 
-def set_numbers(session: Session, round_: Round, *, convened: int, present: int, actor: str) -> None:
+def set_numbers(
+    session: Session, round_: Round, *, convened: int, present: int, spares: int = 0, actor: str
+) -> None:
+    """The numbers convened and present, and the spare ballots that may be issued beyond those present."""
     _require_draft(round_)
-    _check_numbers(convened, present)
-    round_.convened, round_.present = convened, present
+    _check_numbers(convened, present, spares)
+    round_.convened, round_.present, round_.spares = convened, present, spares
     session.flush()
     audit.record(session, actor=actor, action="round.numbers", subject=f"round:{round_.id}",
-                 details={"convened": convened, "present": present})
+                 details={"convened": convened, "present": present, "spares": spares})
 
 
 def places_of(session: Session, person_id: int, *, term: str, except_round: int | None = None) -> int:

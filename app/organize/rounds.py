@@ -128,7 +128,8 @@ def round_numbers(round_id: int):
     round_ = rounds.get_round(get_db(), round_id)
     form = NumbersForm()
     return _change(round_, form, lambda db: rounds.set_numbers(
-        db, round_, convened=form.convened.data, present=form.present.data, actor=current_user.username), "numbers")
+        db, round_, convened=form.convened.data, present=form.present.data, spares=form.spares.data,
+        actor=current_user.username), "numbers")
 
 
 @bp.post("/rounds/<int:round_id>/rule-set")

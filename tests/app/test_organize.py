@@ -265,7 +265,7 @@ def test_a_round_that_left_draft_refuses_changes_with_409(login_as, session, wor
 
     response = client.post(f"/rounds/{round_id}/numbers",
                            data={"csrf_token": csrf_from(client.get("/").get_data(as_text=True)),
-                                 "convened": "40", "present": "40"})
+                                 "convened": "40", "present": "40", "spares": "0"})
     assert response.status_code == 409
     session.rollback()
     assert session.get(Round, round_id).convened == 30
