@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from contextlib import contextmanager
 
@@ -15,6 +16,7 @@ from ballots.db import make_engine, make_sessionmaker, reading
 from . import create_app
 from .settings import database_url_from_env, init_instance, instance_from_env
 
+DEMO_BALLOTS = "demo-ballots.pdf"
 main = FlaskGroup(create_app=create_app, help="TrustVote: trust votes from set-up to signed, published result.")
 
 
@@ -69,17 +71,73 @@ def demo_command(if_empty: bool):
     """Load the demo province (committees, people, a conference with a draft round, demo accounts)."""
     from ballots import demo
 
+    from .settings import base_url_from_env
+
+    pdf_path = instance_from_env() / DEMO_BALLOTS
     with _session() as session:
         if demo.has_data(session):
             if if_empty:
                 click.echo("database not empty: demo not loaded")
                 return
             raise click.ClickException("the database already has committees; the demo loads into an empty one")
-        demo.load(session)
+        pdf_path.parent.mkdir(parents=True, exist_ok=True)
+        with _private_file(str(pdf_path)) as out:
+            demo.load(session, ballots_pdf=out, base_url=base_url_from_env())
         session.commit()
-    click.echo("demo province loaded")
+    click.echo("demo province loaded; logins:")
     for login in demo.LOGINS:
         click.echo(f"  {login.role:<13} {login.username:<12} {login.password}")
+    click.echo(f"ballots of the round ready to vote ({demo.READY_COMMUNE}): {pdf_path}")
+
+
+@main.group("ballots")
+def ballots_group():
+    """Ballots of a round."""
+
+
+@ballots_group.command("issue", with_appcontext=False)
+@click.argument("round_id", type=int)
+@click.option("--count", type=int, required=True, help="How many ballots to issue.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="The PDF to write (created with mode 600: it holds the only copy of the secrets).")
+@click.option("--paper", type=click.Choice(["A4", "A5"]), default="A4", show_default=True)
+@click.option("--actor", default="cli", show_default=True, help="Who issues them, for the audit log.")
+def ballots_issue(round_id: int, count: int, out_path: str, paper: str, actor: str):
+    """Issue COUNT ballots for ROUND_ID and print them into one PDF, with a progress bar.
+
+    The tokens are committed only once the PDF is written: a failure leaves no ballot that was never printed.
+    """
+    from ballots import issuing, printing, rounds
+    from ballots.errors import BallotError
+
+    from .settings import base_url_from_env
+
+    with _session() as session:
+        try:
+            round_ = rounds.get_round(session, round_id)
+            issued = issuing.issue_ballots(session, round_, count=count, paper=paper, actor=actor)
+        except BallotError as exc:
+            raise click.ClickException(str(exc)) from None
+        with _private_file(out_path) as out, click.progressbar(length=count, label="printing") as bar:
+            done = 0
+            for pages in printing.ballot_pages(printing.sheet_of(round_), issued.secrets, out,
+                                               base_url=base_url_from_env(), paper=paper):
+                bar.update(pages - done)
+                done = pages
+        session.commit()
+    click.echo(f"{count} ballots issued for round {round_id}: {out_path}")
+
+
+@contextmanager
+def _private_file(path: str):
+    """A new file only its owner can read; removed again if writing it fails."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+    except BaseException:
+        os.unlink(path)
+        raise
 
 
 @main.group("audit")
@@ -111,11 +169,9 @@ def account_group():
 @click.option("--admin", is_flag=True, help="An administrator (manages accounts; sees no result).")
 def account_create(username: str, display_name: str, admin: bool):
     """Create an account; the password is asked for (or read from TRUSTVOTE_PASSWORD)."""
-    import os
-
-    password = os.environ.get("TRUSTVOTE_PASSWORD") or getpass.getpass("Password: ")
     from ballots.errors import BallotError
 
+    password = os.environ.get("TRUSTVOTE_PASSWORD") or getpass.getpass("Password: ")
     with _session() as session:
         try:
             accounts.create_account(session, username=username, display_name=display_name or username,

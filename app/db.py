@@ -22,6 +22,11 @@ def get_db() -> Session:
     return g.db
 
 
+def own_session() -> Session:
+    """A session the caller closes itself: for work that outlives the request's context, such as a stream."""
+    return current_app.extensions["trustvote.sessionmaker"]()
+
+
 def _close(_exc) -> None:
     session = g.pop("db", None)
     if session is not None:

@@ -142,3 +142,16 @@ class PasswordForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A form with nothing but its CSRF token, for buttons that change state."""
+
+
+class IssueForm(FlaskForm):
+    count = IntegerField(_l("Number of ballots"), validators=[
+        InputRequired(REQUIRED), NumberRange(min=1, max=5000, message=_l("Issue between 1 and 5000 ballots at a time."))])
+    paper = SelectField(_l("Paper"), choices=options([("A4", "A4"), ("A5", "A5")]), default="A4")
+
+
+class VoidForm(FlaskForm):
+    code = StringField(_l("Ballot code"), validators=[DataRequired(REQUIRED), Length(max=200)],
+                       description=_l("Scan the QR code or type the code printed under it."))
+    reason = StringField(_l("Reason"), validators=[DataRequired(REQUIRED), Length(max=200)],
+                         description=_l("For example: sheet lost, sheet spoiled while writing."))

@@ -34,7 +34,7 @@ class Settings:
         instance = instance_from_env(env)
         database_url = database_url_from_env(env)
         secret_key = env.get("TRUSTVOTE_SECRET_KEY") or _read_key(instance / SECRET_KEY_FILE)
-        base_url = env.get("TRUSTVOTE_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+        base_url = base_url_from_env(env)
         secure = env.get("TRUSTVOTE_SECURE_COOKIES", "1" if base_url.startswith("https://") else "0") == "1"
         return cls(
             instance_path=instance,
@@ -59,6 +59,12 @@ def database_url_from_env(env=None) -> str:
     """The database URL; without TRUSTVOTE_DATABASE_URL, SQLite in the instance folder."""
     env = os.environ if env is None else env
     return env.get("TRUSTVOTE_DATABASE_URL") or f"sqlite:///{instance_from_env(env) / 'trustvote.db'}"
+
+
+def base_url_from_env(env=None) -> str:
+    """The address delegates' tablets reach the app at: it is printed in every ballot's QR code."""
+    env = os.environ if env is None else env
+    return env.get("TRUSTVOTE_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
 
 
 def _read_key(path: Path) -> str:

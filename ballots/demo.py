@@ -1,7 +1,8 @@
 """The demo province that `make run` loads into an empty database: a fictional province, realistic shape.
 
-Three levels below the province (districts, communes, Party cells), Vietnamese names and posts, one person on
-two committees, a conference with a round in draft, and an account of each role.
+Three levels below the province (districts, communes, Party cells), Vietnamese names and posts, district
+secretaries who also sit on the provincial committee, a conference with a round in draft, another whose ballots
+are issued and printed (ready to vote), and an account of each role.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import accounts, committees, rounds
+from . import accounts, committees, issuing, printing, rounds
 from .models import Committee
 
 ACTOR = "demo"
@@ -60,8 +62,14 @@ def has_data(session: Session) -> bool:
     return bool(session.scalar(select(func.count()).select_from(Committee)))
 
 
-def load(session: Session) -> None:
-    """Create the demo province. Flushes, never commits."""
+READY_COMMUNE = "Đảng ủy xã Phú Lộc"
+
+
+def load(session: Session, *, ballots_pdf: BinaryIO | None = None, base_url: str = "http://127.0.0.1:5000") -> None:
+    """Create the demo province. With `ballots_pdf`, also a round ready to vote whose ballots are printed there.
+
+    Flushes, never commits.
+    """
     names = _names()
     province = committees.create_committee(session, name=PROVINCE[0], level=PROVINCE[1], parent=None, actor=ACTOR)
     _seat_members(session, province, COMMITTEE_POSTS + ["Ủy viên Ban Chấp hành"] * 3, names)
@@ -107,6 +115,24 @@ def load(session: Session) -> None:
         session, conference=conference, title="Lấy phiếu tín nhiệm đối với Ban Chấp hành Đảng bộ xã",
         rule_set="qd96-2023", convened=45, present=42, actor=ACTOR)
     rounds.set_board(session, round_, [made["kiemphieu1"].id, made["kiemphieu2"].id], actor=ACTOR)
+    if ballots_pdf is not None:
+        _ready_to_vote(session, by_name[READY_COMMUNE], made, ballots_pdf, base_url)
+
+
+def _ready_to_vote(session, commune: Committee, made: dict, out: BinaryIO, base_url: str) -> None:
+    """A second commune whose round has its ballots issued and printed: a newcomer can vote at once."""
+    for teller in ("kiemphieu2", "kiemphieu3"):
+        accounts.grant_role(session, account=made[teller], committee=commune, role="teller", actor=ACTOR)
+    conference = rounds.create_conference(
+        session, committee=commune, name="Hội nghị sơ kết giữa nhiệm kỳ 2020-2025",
+        held_on=dt.date(2026, 12, 6), place="Hội trường Đảng ủy xã Phú Lộc", term=TERM, actor=ACTOR)
+    round_ = rounds.create_round(
+        session, conference=conference, title="Lấy phiếu tín nhiệm đối với Ban Chấp hành Đảng bộ xã",
+        rule_set="qd96-2023", actor=ACTOR)
+    rounds.set_numbers(session, round_, convened=32, present=30, spares=2, actor=ACTOR)
+    rounds.set_board(session, round_, [made["kiemphieu2"].id, made["kiemphieu3"].id], actor=ACTOR)
+    issued = issuing.issue_ballots(session, round_, count=round_.present, actor="kiemphieu2")
+    printing.print_ballots(printing.sheet_of(round_), issued.secrets, out, base_url=base_url)
 
 
 def _names():

@@ -25,6 +25,9 @@ from .models import IssueBatch, Round, Token
 
 # issuing in draft moves the round on; spares can be issued later while the vote is still open
 ISSUING_STATES = ("draft", "issued", "open")
+# the words a refusal uses for the state it met
+STATE_WORDS = {"closed": N_("closed"), "counted": N_("counted"), "sealed": N_("sealed"),
+               "published": N_("published"), "cast": N_("cast"), "void": N_("voided")}
 PAPERS = ("A4", "A5")
 MAX_BATCH = 5000
 
@@ -44,7 +47,7 @@ def live_count(session: Session, round_: Round) -> int:
 def check_can_issue(session: Session, round_: Round, count: int) -> None:
     """Raise the refusal that issuing `count` ballots would meet, or return. Writes nothing."""
     if round_.state not in ISSUING_STATES:
-        raise IssuingClosed(state=round_.state)
+        raise IssuingClosed(state=STATE_WORDS[round_.state])
     if not 1 <= count <= MAX_BATCH:
         raise InvalidInput(N_("Issue between 1 and %(max)s ballots at a time."), max=MAX_BATCH)
     if not round_.candidates:
@@ -101,7 +104,7 @@ def void_ballot(session: Session, round_: Round, *, code: str, reason: str, acto
         raise InvalidInput(N_("The reason is longer than %(limit)s characters."), limit=200)
     secret_hash = tokens.hash_secret(tokens.secret_of(code))
     if round_.state not in ISSUING_STATES:
-        raise IssuingClosed(state=round_.state)
+        raise IssuingClosed(state=STATE_WORDS[round_.state])
     voided = session.execute(
         update(Token).where(Token.secret_hash == secret_hash, Token.round_id == round_.id, Token.state == "issued")
         .values(state="void", void_reason=reason)
@@ -111,7 +114,7 @@ def void_ballot(session: Session, round_: Round, *, code: str, reason: str, acto
                                                          Token.round_id == round_.id))
         if state is None:
             raise UnknownBallot()
-        raise BallotNotVoidable(state=state)
+        raise BallotNotVoidable(state=STATE_WORDS[state])
     # no time and no token: the entry says a ballot of the round was voided, and why
     audit.record(session, actor=actor, action="ballot.void", subject=f"round:{round_.id}",
                  details={"reason": reason}, timed=False)

@@ -13,7 +13,7 @@ on A4 and 25 mm on A5: a module of 0.55 mm or more, which phone and tablet camer
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -83,7 +83,7 @@ _FONTS = {"regular": "Regular", "bold": "Bold", "italic": "Italic", "semibold": 
 def _register_fonts() -> None:
     import fontpkg_be_vietnam_pro
 
-    for key, style in _FONTS.items():
+    for style in _FONTS.values():
         name = f"BeVietnamPro-{style}"
         if name not in pdfmetrics.getRegisteredFontNames():
             pdfmetrics.registerFont(TTFont(name, str(fontpkg_be_vietnam_pro.ROOT / "files" / f"{name}.ttf")))
@@ -113,16 +113,31 @@ def qr_operators(payload: str, x: float, y: float, width: float) -> str:
             f"BI /W {side} /H {side} /BPC 1 /CS /G /F /AHx /I false ID\n{packed.hex()}>\nEI Q")
 
 
+PROGRESS_EVERY = 50
+
+
 def print_ballots(
     sheet: BallotSheet,
-    secrets: Iterable[bytes],
+    secrets: Sequence[bytes],
     out: BinaryIO,
     *,
     base_url: str,
     paper: str = "A4",
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write one page per secret to `out` and return the number of pages. `progress(done)` every 50 pages."""
+    """Write one page per secret to `out` and return the number of pages; `progress(done)` now and then."""
+    pages = 0
+    for pages in ballot_pages(sheet, secrets, out, base_url=base_url, paper=paper):
+        if progress:
+            progress(pages)
+    return pages
+
+
+def ballot_pages(
+    sheet: BallotSheet, secrets: Sequence[bytes], out: BinaryIO, *, base_url: str, paper: str = "A4"
+) -> Iterator[int]:
+    """Write one page per secret to `out`, yielding the number of pages done every PROGRESS_EVERY pages and
+    once at the end, when the PDF is complete (so that a web page or a terminal can show progress)."""
     _register_fonts()
     rl_config.useA85 = 0  # binary streams: a third smaller and faster than ASCII85
     layout = PAPERS[paper]
@@ -136,8 +151,7 @@ def print_ballots(
     qr_x = layout.width - layout.margin - layout.qr
     qr_y = layout.height - layout.margin - layout.qr
     code_size = 0.9 * layout.qr / (19 * 0.6)  # "ABCD-EFGH-JKMN-PQRS" as wide as the QR, nearly
-    pages = 0
-    for secret in secrets:
+    for done, secret in enumerate(secrets, start=1):
         canvas.doForm("sheet")
         code = tokens.code_of(secret)
         canvas.addLiteral(qr_operators(tokens.payload_of_code(base_url, code), qr_x, qr_y, layout.qr))
@@ -146,13 +160,10 @@ def print_ballots(
         canvas.drawCentredString(qr_x + layout.qr / 2, qr_y - 1.3 * code_size, code[:19])
         canvas.drawCentredString(qr_x + layout.qr / 2, qr_y - 2.5 * code_size, code[20:])
         canvas.showPage()
-        pages += 1
-        if progress and pages % 50 == 0:
-            progress(pages)
+        if done % PROGRESS_EVERY == 0 and done < len(secrets):
+            yield done
     canvas.save()
-    if progress and pages % 50:
-        progress(pages)
-    return pages
+    yield len(secrets)
 
 
 def _centred_lines(canvas, lines, x_mid, y, font_name, size, leading=1.25):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.cli import main
 from app.settings import MissingKeys, Settings
 from ballots import demo
-from ballots.models import Account, Committee, Conference, Grant, Membership, Person, Round
+from ballots.models import Account, Committee, Conference, Grant, Membership, Person, Round, Token
 
 
 def run(args, instance, db_url):
@@ -43,6 +43,9 @@ def test_db_upgrade_reports_the_revision(tmp_path, db_url):
 
 def test_the_demo_province_loads_once_and_prints_its_logins(tmp_path, db_url, session):
     output = run(["demo", "--if-empty"], tmp_path, db_url)
+    pdf = tmp_path / "demo-ballots.pdf"
+    assert f"ballots of the round ready to vote (Đảng ủy xã Phú Lộc): {pdf}" in output
+    assert pdf.read_bytes().startswith(b"%PDF") and stat.S_IMODE(os.stat(pdf).st_mode) == 0o600
     for login in demo.LOGINS:
         assert login.username in output and login.password in output
     again = run(["demo", "--if-empty"], tmp_path, db_url)
@@ -61,7 +64,41 @@ def test_the_demo_province_loads_once_and_prints_its_logins(tmp_path, db_url, se
     assert session.scalar(select(func.count()).select_from(Person).where(Person.full_name.like("%ễ%"))) >= 1
     draft = session.scalars(select(Round).where(Round.state == "draft")).one()
     assert draft.candidates and draft.board and draft.has_quorum
-    assert session.scalar(select(func.count()).select_from(Conference)) == 1
+    ready = session.scalars(select(Round).where(Round.state == "issued")).one()
+    assert session.scalar(select(func.count()).select_from(Token).where(Token.round_id == ready.id)) == ready.present
+    assert session.scalar(select(func.count()).select_from(Conference)) == 2
     roles = set(session.scalars(select(Grant.role)))
     assert roles == {"organizer", "teller", "viewer"}
     assert session.scalar(select(func.count()).select_from(Account).where(Account.is_admin)) == 1
+
+
+def test_ballots_issue_writes_a_private_pdf_with_a_progress_bar(tmp_path, db_url, session, world):
+    from ballots import rounds
+
+    round_ = rounds.create_round(session, conference=world.conference, title="Vòng", convened=10, present=10,
+                                 actor="test")
+    rounds.set_board(session, round_, [world.accounts["teller"].id], actor="test")
+    session.commit()
+    out = tmp_path / "phieu.pdf"
+    output = run(["ballots", "issue", str(round_.id), "--count", "7", "--out", str(out), "--paper", "A5"],
+                 tmp_path, db_url)
+    assert "printing" in output and "7 ballots issued" in output
+    assert out.read_bytes().startswith(b"%PDF") and stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Token).where(Token.round_id == round_.id)) == 7
+
+
+def test_a_refused_issue_writes_no_file_and_no_token(tmp_path, db_url, session, world):
+    from ballots import rounds
+
+    round_ = rounds.create_round(session, conference=world.conference, title="Vòng", convened=10, present=5,
+                                 actor="test")
+    rounds.set_board(session, round_, [world.accounts["teller"].id], actor="test")
+    session.commit()
+    out = tmp_path / "phieu.pdf"
+    result = CliRunner().invoke(main, ["ballots", "issue", str(round_.id), "--count", "5", "--out", str(out)],
+                                env={"TRUSTVOTE_INSTANCE": str(tmp_path), "TRUSTVOTE_DATABASE_URL": db_url})
+    assert result.exit_code != 0 and "two thirds" in result.output
+    assert not out.exists()
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Token)) == 0

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from ballots import committees, roster
 from ballots.accounts import has_role, organizer_roots
 from ballots.errors import BallotError, RosterInvalid
-from ballots.models import Committee, Conference, Membership
+from ballots.models import BoardMember, Committee, Conference, Membership, Round
 
 from ..db import get_db
 from ..forms import CommitteeForm, ImportForm, MemberForm, options
@@ -43,7 +43,10 @@ def home():
     roots = organizer_roots(db, current_user.account)
     other = sorted({(g_.committee, g_.role) for g_ in current_user.account.grants if g_.role != "organizer"},
                    key=lambda pair: (committees.path_of(pair[0]), pair[1]))
-    return render_template("organize/home.html", roots=roots, children=_children_map(db, roots), other_roles=other)
+    boards = db.scalars(select(Round).join(BoardMember).where(BoardMember.account_id == current_user.account.id)
+                        .order_by(Round.id.desc())).all()
+    return render_template("organize/home.html", roots=roots, children=_children_map(db, roots), other_roles=other,
+                           boards=boards)
 
 
 @bp.get("/committees/<int:committee_id>")

@@ -10,7 +10,8 @@ from tests.ballots.test_roster import GOOD, csv_bytes, xlsx_bytes
 
 
 def count(session, model):
-    session.rollback()  # see what the app committed
+    session.rollback()  # see what the app committed, even if this session had no transaction to roll back
+    session.expire_all()
     return session.scalar(select(func.count()).select_from(model))
 
 

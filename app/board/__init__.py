@@ -1,0 +1,143 @@
+"""The counting board and the organizers: issuing and printing ballots, voiding lost ones, their accounting."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ballots import issuing, printing
+from ballots.accounts import has_role
+from ballots.errors import BallotError
+from ballots.models import IssueBatch, Round
+
+from ..access import require_role
+from ..db import get_db, own_session
+from ..forms import IssueForm, VoidForm
+from ..i18n import translate_error
+
+bp = Blueprint("board", __name__)
+bp.before_request(require_role("organizer", "board"))
+
+
+def _page(round_, status=200, issue_form=None, void_form=None, error=None):
+    numbers = issuing.accounting(get_db(), round_)
+    issue_form = issue_form or IssueForm(formdata=None, count=numbers.room or 1)
+    batches = get_db().scalars(select(IssueBatch).where(IssueBatch.round_id == round_.id)
+                               .order_by(IssueBatch.id)).all()
+    return render_template("board/ballots.html", round=round_, numbers=numbers, issue_form=issue_form,
+                           void_form=void_form or VoidForm(formdata=None), batches=batches, error=error,
+                           is_organizer=has_role(current_user.account, "organizer", g.committee),
+                           can_issue=round_.state in issuing.ISSUING_STATES), status
+
+
+@bp.get("/rounds/<int:round_id>/ballots")
+def ballots(round_id: int):
+    return _page(g.round)
+
+
+@bp.post("/rounds/<int:round_id>/ballots/issue")
+def issue(round_id: int):
+    """Issue and print a batch in one request: the secrets exist only in the PDF this answers with.
+
+    A browser with JavaScript asks for application/x-ndjson and gets progress lines, then a line announcing the
+    PDF's length, then the PDF itself; without JavaScript the answer is the PDF. The tokens are committed only
+    once the PDF is complete, so a failure or a closed connection leaves no ballot that was never printed.
+    """
+    db, round_ = get_db(), g.round
+    form = IssueForm()
+    streaming = "application/x-ndjson" in request.headers.get("Accept", "")
+    if not form.validate_on_submit():
+        return _refuse(round_, streaming, 400, issue_form=form)
+    try:
+        issuing.check_can_issue(db, round_, form.count.data)
+    except BallotError as exc:
+        return _refuse(round_, streaming, exc.status, issue_form=form, error=translate_error(exc))
+    actor, base_url = current_user.username, current_app.config["TRUSTVOTE"].base_url
+    # the work below has a session of its own, which outlives this view when streaming: end this one's
+    # transaction first (on SQLite it holds the write lock) and touch none of its objects after
+    db.rollback()
+    steps = _issue_and_print(own_session(), round_id, form.count.data, form.paper.data, actor, base_url)
+    if streaming:
+        return Response(_as_lines(steps), mimetype="application/x-ndjson",
+                        headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"})
+    *_progress, printed = steps
+    return Response(printed.pdf, mimetype="application/pdf", headers=_download(printed.filename))
+
+
+@dataclass(frozen=True)
+class Printed:
+    filename: str
+    pdf: bytes
+
+
+def _issue_and_print(session, round_id: int, count: int, paper: str, actor: str, base_url: str):
+    """Issue and print; yield the number of pages done now and then, and last the Printed PDF.
+
+    It owns `session`, committed only once the PDF is complete, and closes it: a streamed response is
+    written after the request's context (and its session) is gone.
+    """
+    try:
+        round_ = session.get(Round, round_id)
+        issued = issuing.issue_ballots(session, round_, count=count, paper=paper, actor=actor)
+        pdf = io.BytesIO()
+        yield from printing.ballot_pages(printing.sheet_of(round_), issued.secrets, pdf, base_url=base_url,
+                                         paper=paper)
+        session.commit()
+    finally:
+        session.close()  # without the commit above, this rolls the tokens back
+    yield Printed(f"phieu-tin-nhiem-dot-{round_id}-lo-{issued.batch.id}.pdf", pdf.getvalue())
+
+
+def _as_lines(steps):
+    """Progress as JSON lines, then a line announcing the PDF, then the PDF's bytes."""
+    for step in steps:
+        if isinstance(step, Printed):
+            yield json.dumps({"pdf": len(step.pdf), "filename": step.filename}) + "\n"
+            yield step.pdf
+        else:
+            yield json.dumps({"done": step}) + "\n"
+
+
+def _download(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
+
+
+def _refuse(round_, streaming: bool, status: int, error: str | None = None, **forms):
+    if streaming:
+        form = forms.get("issue_form")
+        message = error or "; ".join(str(m) for messages in form.errors.values() for m in messages)
+        return {"error": message}, status
+    return _page(round_, status, error=error, **forms)
+
+
+@bp.post("/rounds/<int:round_id>/ballots/void")
+def void(round_id: int):
+    db, round_ = get_db(), g.round
+    form = VoidForm()
+    if not form.validate_on_submit():
+        return _page(round_, 400, void_form=form)
+    try:
+        issuing.void_ballot(db, round_, code=form.code.data, reason=form.reason.data, actor=current_user.username)
+    except BallotError as exc:
+        db.rollback()
+        form.form_errors.append(translate_error(exc))
+        return _page(round_, exc.status, void_form=form)
+    db.commit()
+    flash(_("The ballot was voided."), "success")
+    return redirect(url_for("board.ballots", round_id=round_.id), 303)

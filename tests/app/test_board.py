@@ -1,0 +1,148 @@
+"""The ballots page: issuing and printing (plain and streamed with progress), voiding, accounting, who may."""
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from ballots import issuing, rounds, tokens
+from ballots.models import AuditEntry, Round, Token
+
+
+@pytest.fixture
+def round_id(session, world):
+    round_ = rounds.create_round(session, conference=world.conference, title="Lấy phiếu tín nhiệm BCH",
+                                 convened=10, present=8, actor="test")
+    rounds.set_numbers(session, round_, convened=10, present=8, spares=1, actor="test")
+    rounds.set_board(session, round_, [world.accounts["teller"].id], actor="test")
+    session.commit()
+    return round_.id
+
+
+def tokens_of(session, round_id):
+    session.rollback()
+    session.expire_all()  # see what the app committed, even if this session had no transaction to roll back
+    return session.scalar(select(func.count()).select_from(Token).where(Token.round_id == round_id))
+
+
+def issue(client, round_id, count, paper="A4", stream=False):
+    headers = {"Accept": "application/x-ndjson"} if stream else {}
+    return client.submit(f"/rounds/{round_id}/ballots", f"/rounds/{round_id}/ballots/issue",
+                         data={"count": str(count), "paper": paper}, headers=headers)
+
+
+@pytest.mark.parametrize("who,status", [("organizer", 200), ("commune_organizer", 200), ("teller", 200),
+                                        ("teller2", 403), ("viewer", 403), ("district_viewer", 403),
+                                        ("admin", 403)])
+def test_the_ballots_page_is_for_organizers_and_the_rounds_board(login_as, round_id, who, status):
+    assert login_as(who).get(f"/rounds/{round_id}/ballots").status_code == status
+
+
+def test_issuing_without_javascript_answers_with_the_pdf(login_as, session, round_id):
+    response = issue(login_as("teller"), round_id, 3)
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF") and "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["Cache-Control"] == "no-store"
+    assert tokens_of(session, round_id) == 3
+    assert session.get(Round, round_id).state == "issued"
+
+
+def test_issuing_streams_progress_then_the_pdf(login_as, session, round_id):
+    response = issue(login_as("organizer"), round_id, 8, paper="A5", stream=True)
+    assert response.status_code == 200 and response.mimetype == "application/x-ndjson"
+    body = response.data
+    lines, rest = [], body
+    while True:
+        line, rest = rest.split(b"\n", 1)
+        lines.append(json.loads(line))
+        if "pdf" in lines[-1]:
+            break
+    assert lines[-2] == {"done": 8}
+    assert len(rest) == lines[-1]["pdf"] and rest.startswith(b"%PDF") and rest.rstrip().endswith(b"%%EOF")
+    assert lines[-1]["filename"].endswith(".pdf")
+    assert tokens_of(session, round_id) == 8
+
+
+def test_the_page_counts_the_ballots(login_as, session, round_id):
+    client = login_as("teller")
+    issue(client, round_id, 9)
+    page = client.get(f"/rounds/{round_id}/ballots").get_data(as_text=True)
+    assert "Đã phát" in page and "còn được phát thêm 0 phiếu" in page
+
+
+@pytest.mark.parametrize("count,status,message", [
+    (10, 400, "Phát thêm 10 phiếu sẽ thành 10 phiếu, nhiều hơn 8 người có mặt cộng 1 phiếu dự phòng đã khai báo."),
+    (0, 400, "Mỗi lần phát từ 1 đến 5000 phiếu."),
+])
+def test_a_refused_issue_says_why_and_writes_nothing(login_as, session, round_id, count, status, message):
+    client = login_as("teller")
+    audit_before = session.scalar(select(func.count()).select_from(AuditEntry))
+    response = issue(client, round_id, count)
+    assert response.status_code == status and message in response.get_data(as_text=True)
+    assert tokens_of(session, round_id) == 0
+    assert session.scalar(select(func.count()).select_from(AuditEntry)) == audit_before
+    streamed = issue(client, round_id, count, stream=True)
+    assert streamed.status_code == status and message in streamed.get_json()["error"]
+
+
+def test_without_quorum_no_ballot_is_issued(login_as, session, round_id):
+    round_ = session.get(Round, round_id)
+    round_.present = 6  # 3*6 = 18 < 20 = 2*10
+    session.commit()
+    response = issue(login_as("teller"), round_id, 1)
+    assert response.status_code == 409
+    assert "6 người có mặt trên 10 người được triệu tập, chưa đủ hai phần ba" in response.get_data(as_text=True)
+    assert tokens_of(session, round_id) == 0
+
+
+def test_issuing_needs_the_csrf_token(login_as, session, round_id):
+    response = login_as("teller").post(f"/rounds/{round_id}/ballots/issue", data={"count": "1", "paper": "A4"})
+    assert response.status_code == 400 and tokens_of(session, round_id) == 0
+
+
+def test_a_lost_sheet_is_voided_by_its_code_and_a_new_one_issued(login_as, session, round_id):
+    client = login_as("teller")
+    round_ = session.get(Round, round_id)
+    secrets = issuing.issue_ballots(session, round_, count=9, actor="test").secrets
+    session.commit()
+    code = tokens.grouped(tokens.code_of(secrets[4]))
+    response = client.submit(f"/rounds/{round_id}/ballots", f"/rounds/{round_id}/ballots/void",
+                             data={"code": code.lower(), "reason": "Đại biểu làm rơi phiếu"})
+    assert response.status_code == 303
+    assert "Đã hủy phiếu." in client.get(response.headers["Location"]).get_data(as_text=True)
+    session.rollback()
+    assert session.scalar(select(Token.void_reason).where(Token.state == "void")) == "Đại biểu làm rơi phiếu"
+    assert issue(client, round_id, 1).status_code == 200  # the room the void made
+
+
+@pytest.mark.parametrize("code,status,message", [
+    ("ABCD-EFGH", 400, "Mã phiếu không hợp lệ: hãy kiểm tra và nhập lại."),
+    (None, 404, "Không có phiếu nào của đợt này mang mã này."),
+])
+def test_a_bad_code_to_void_is_refused_and_nothing_changes(login_as, session, round_id, code, status, message):
+    round_ = session.get(Round, round_id)
+    issuing.issue_ballots(session, round_, count=2, actor="test")
+    session.commit()
+    code = code or tokens.grouped(tokens.code_of(tokens.new_secret()))
+    response = login_as("teller").submit(f"/rounds/{round_id}/ballots", f"/rounds/{round_id}/ballots/void",
+                                         data={"code": code, "reason": "mất phiếu"})
+    assert response.status_code == status and message in response.get_data(as_text=True)
+    session.rollback()
+    assert set(session.scalars(select(Token.state).where(Token.round_id == round_id))) == {"issued"}
+
+
+def test_voiding_twice_is_refused_with_409(login_as, session, round_id):
+    round_ = session.get(Round, round_id)
+    secret = issuing.issue_ballots(session, round_, count=1, actor="test").secrets[0]
+    session.commit()
+    client = login_as("teller")
+    data = {"code": tokens.code_of(secret), "reason": "hỏng"}
+    client.submit(f"/rounds/{round_id}/ballots", f"/rounds/{round_id}/ballots/void", data=data)
+    response = client.submit(f"/rounds/{round_id}/ballots", f"/rounds/{round_id}/ballots/void", data=data)
+    assert response.status_code == 409
+    assert "Không thể hủy phiếu này: phiếu đã bị hủy." in response.get_data(as_text=True)
+
+
+def test_the_board_member_sees_the_round_on_the_home_page(login_as, round_id):
+    page = login_as("teller").get("/").get_data(as_text=True)
+    assert "Ban kiểm phiếu đồng chí tham gia" in page and f"/rounds/{round_id}/ballots" in page
