@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
+HOST ?= 127.0.0.1
 export TRUSTVOTE_INSTANCE ?= $(CURDIR)/instance
 
 .PHONY: run test install install-test translations messages bench clean
@@ -35,13 +36,13 @@ run: install
 	$(BIN)/trustvote init
 	$(BIN)/trustvote demo --if-empty
 	@echo
-	@echo "  TrustVote is running on http://127.0.0.1:$(PORT)/  (stop with Ctrl+C)"
+	@echo "  TrustVote is running on http://$(HOST):$(PORT)/  (stop with Ctrl+C)"
 	@echo "  instance folder: $(TRUSTVOTE_INSTANCE)"
 	@test -f "$(TRUSTVOTE_INSTANCE)/demo-ballots.pdf" && echo "  demo ballots, ready to print or scan: $(TRUSTVOTE_INSTANCE)/demo-ballots.pdf" || true
 	@echo "  demo logins: quantri / quantri-demo-2025 (administrator), tochuc / tochuc-demo-2025 (organizer),"
 	@echo "    kiemphieu1..3 / kiemphieu-demo-2025 (tellers), xemxa / xemxa-demo-2025, xemhuyen / xemhuyen-demo-2025 (viewers)"
 	@echo
-	TRUSTVOTE_BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn -c deploy/gunicorn.conf.py 'app:create_app()'
+	TRUSTVOTE_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c deploy/gunicorn.conf.py 'app:create_app()'
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

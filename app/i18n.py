@@ -15,7 +15,7 @@ def select_locale() -> str:
 
 STATE_NAMES = {
     "draft": _l("Draft"),
-    "issued": _l("Ballots issued"),
+    "issued": _l("Ballots issued, voting not open yet"),
     "open": _l("Open for voting"),
     "closed": _l("Closed, paper entry"),
     "counted": _l("Counted"),

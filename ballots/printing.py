@@ -181,22 +181,24 @@ def _fit(canvas_text, font_name, size, width, minimum=5.0):
 
 
 def _draw_cell(canvas, value, face, size, x, row_top, width, row_height):
-    """One line if it fits at 80 % of the row's size or more, else two lines, else smaller: never past the cell."""
+    """One line if it fits at 80 % of the row's size or more, else two lines at the largest size that splits it
+    into two (if that beats one line), else one smaller line: never past the cell."""
     single = _fit(value, face, size, width, minimum=0.0)
-    if single >= 0.8 * size:
-        canvas.setFont(face, single)
-        canvas.drawString(x, row_top - row_height / 2 - single * 0.35, value)
-        return
-    two_size = min(0.9 * size, row_height / 2.3)
-    lines = simpleSplit(value, face, two_size, width)
-    if len(lines) == 2 and two_size >= single:
-        canvas.setFont(face, two_size)
-        middle = row_top - row_height / 2
-        canvas.drawString(x, middle + two_size * 0.2, lines[0])
-        canvas.drawString(x, middle - two_size * 0.95, lines[1])
-        return
+    middle = row_top - row_height / 2
+    if single < 0.8 * size:
+        two_size = min(0.9 * size, row_height / 2.3)
+        while two_size > single:
+            lines = simpleSplit(value, face, two_size, width)
+            if len(lines) <= 2:
+                break
+            two_size *= 0.95
+        if two_size > single and len(lines) == 2:
+            canvas.setFont(face, two_size)
+            canvas.drawString(x, middle + two_size * 0.2, lines[0])
+            canvas.drawString(x, middle - two_size * 0.95, lines[1])
+            return
     canvas.setFont(face, single)
-    canvas.drawString(x, row_top - row_height / 2 - single * 0.35, value)
+    canvas.drawString(x, middle - single * 0.35, value)
 
 
 def _draw_sheet(canvas: Canvas, sheet: BallotSheet, layout: Paper) -> None:

@@ -117,7 +117,7 @@ def test_organizer_logs_in_and_sets_up_a_round_on_a_tablet(page: Page, world, db
         "Đã tạo đợt lấy phiếu (dự thảo) với mọi thành viên của cấp ủy trong danh sách.")
     expect(page.locator(".heading .state")).to_have_text("Dự thảo")
     facts = page.locator("#numbers .facts")
-    expect(facts.locator("dd")).to_have_text(["35", "32", "3", "Đủ"])
+    expect(facts.locator("dd")).to_have_text(["35", "32", "3", "0", "Đủ"])
     names = page.locator("#candidates tbody tr td:nth-child(3)")
     expect(names).to_have_text(COMMUNE_MEMBERS)
     for index, post in enumerate(["Bí thư", "Phó Bí thư", "Ủy viên Ban Thường vụ", "Ủy viên Ban Chấp hành"]):

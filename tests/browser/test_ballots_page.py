@@ -1,0 +1,55 @@
+"""A teller on a tablet issues ballots: the progress bar runs, the PDF downloads, the accounting follows."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from ballots import rounds
+from tests.browser.test_round_flow import Shots, check_layout
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def round_id(session, world):
+    round_ = rounds.create_round(session, conference=world.conference, title="Lấy phiếu tín nhiệm đối với BCH",
+                                 actor="test")
+    rounds.set_numbers(session, round_, convened=130, present=120, spares=3, actor="test")
+    rounds.set_board(session, round_, [world.accounts["teller"].id], actor="test")
+    session.commit()
+    return round_.id
+
+
+def test_a_teller_issues_ballots_with_a_progress_bar_and_gets_the_pdf(page: Page, world, round_id, db_url,
+                                                                      tmp_path):
+    shots = Shots(page, enabled=db_url.startswith("sqlite"))
+    page.goto("/")
+    page.get_by_label("Tên đăng nhập").fill("teller")
+    page.get_by_label("Mật khẩu").fill(world.password)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.get_by_role("link", name="Lấy phiếu tín nhiệm đối với BCH").click()
+    expect(page.get_by_role("heading", name="Phiếu", exact=True)).to_be_visible()
+    expect(page.locator("#accounting")).to_contain_text("còn được phát thêm 123 phiếu")
+    check_layout(page)
+
+    page.get_by_label("Số phiếu").fill("120")
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_role("button", name="Phát phiếu và tải tệp PDF").click()
+        expect(page.locator(".progress-text")).to_contain_text("trên 120 phiếu")
+    saved = tmp_path / "phieu.pdf"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename.endswith(".pdf")
+    assert saved.read_bytes().startswith(b"%PDF")
+    expect(page.locator(".progress-text")).to_contain_text("Đã in xong")
+    expect(page.locator("progress")).to_have_attribute("value", "120")
+    # the page reloads itself with the new numbers
+    expect(page.locator("#accounting")).to_contain_text("còn được phát thêm 3 phiếu", timeout=10_000)
+    expect(page.locator("#batches")).to_contain_text("120")
+    check_layout(page)
+    shots.take("ballots")
+
+    # a refusal comes back as a message under the bar, not as a broken download
+    page.get_by_label("Số phiếu").fill("10")
+    page.get_by_role("button", name="Phát phiếu và tải tệp PDF").click()
+    expect(page.locator(".progress-text")).to_contain_text("Không phát được phiếu: Phát thêm 10 phiếu")
