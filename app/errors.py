@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -13,6 +13,7 @@ from .i18n import translate_error
 
 MESSAGES = {
     400: lambda: _("The request could not be understood."),
+    415: lambda: _("This kind of content is not accepted here."),
     401: lambda: _("Please log in."),
     403: lambda: _("You do not have the right to do this."),
     404: lambda: _("This page does not exist."),
@@ -38,8 +39,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         message = MESSAGES.get(exc.code, lambda: exc.name)()
+        if request.path.startswith("/api/"):
+            return jsonify(error=type(exc).__name__, message=message), exc.code
         return render_template("error.html", message=message, status=exc.code), exc.code
 
     @app.errorhandler(500)
     def server_error(_exc):
+        if request.path.startswith("/api/"):
+            return jsonify(error="InternalServerError", message=_("Something went wrong on our side.")), 500
         return render_template("error.html", message=_("Something went wrong on our side."), status=500), 500

@@ -89,3 +89,29 @@ class UnknownBallot(NotFound):
 
 class BallotNotVoidable(Conflict):
     message = N_("This ballot cannot be voided: it is already %(state)s.")
+
+
+class BallotAlreadyUsed(Conflict):
+    message = N_("This ballot has already been used. Each ballot can be used only once.")
+
+
+class BallotVoided(Conflict):
+    status = 410
+    message = N_("This ballot was voided by the counting board and cannot be used.")
+
+
+class WrongRound(Conflict):
+    message = N_("This ballot belongs to another round of voting, not to the one this tablet serves.")
+
+
+class RoundNotOpen(Conflict):
+    message = N_("Voting is not open for this round.")
+
+
+class InvalidMarks(InvalidInput):
+    message = N_("The ballot's marks are not valid: one mark per candidate is expected.")
+
+
+class KioskThrottled(BallotError):
+    status = 429
+    message = N_("Too many wrong codes from this tablet. Wait %(minutes)s minutes, or ask the counting board.")

@@ -240,8 +240,36 @@ class Token(Base):
     secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     state: Mapped[str] = mapped_column(String(8), default="issued")
     void_reason: Mapped[str | None] = mapped_column(String(200))
+    # the hash of the random id of the tablet's submission that spent it: a retry of that same submission is
+    # told "already recorded" without touching the ballot table, which holds no link to any token
+    submission_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     # deliberately no time of any kind: with the ballot table it would date each ballot
     __table_args__ = (CheckConstraint("state IN ('issued','cast','void')", name="state"),)
+
+
+class Ballot(Base):
+    """One anonymous ballot: a random id, its round, its marks. No token, no time, no tablet, no order.
+
+    `marks` has one byte per candidate in ballot order: 0 none, 1 high trust, 2 trust, 3 low trust,
+    4 several boxes ticked (paper only). On SQLite the table has no rowid, so rows are stored in the order of
+    their random ids, not of their casting; on PostgreSQL closing the round rewrites the table in that order.
+    """
+
+    __tablename__ = "ballot"
+    id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="RESTRICT"), index=True)
+    marks: Mapped[bytes] = mapped_column(LargeBinary(200))
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class KioskFailure(Base):
+    """A code that matched no ballot, kept to throttle guessing per tablet session and per address."""
+
+    __tablename__ = "kiosk_failure"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tablet: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
 
 class IssueBatch(Base):

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ballots import issuing, printing
+from ballots import casting, issuing, printing
 from ballots.accounts import has_role
 from ballots.errors import BallotError
 from ballots.models import IssueBatch, Round
@@ -124,6 +124,28 @@ def _refuse(round_, streaming: bool, status: int, error: str | None = None, **fo
         message = error or "; ".join(str(m) for messages in form.errors.values() for m in messages)
         return {"error": message}, status
     return _page(round_, status, error=error, **forms)
+
+
+@bp.post("/rounds/<int:round_id>/voting/<any(open, close):action>")
+def voting(round_id: int, action: str):
+    """Open the round for casting, or close it."""
+    db, round_ = get_db(), g.round
+    change = casting.open_voting if action == "open" else casting.close_voting
+    try:
+        change(db, round_, actor=current_user.username)
+    except BallotError as exc:
+        db.rollback()
+        return _page(round_, exc.status, error=translate_error(exc))
+    db.commit()
+    flash(_("Voting is open: tablets can take ballots.") if action == "open" else _("Voting is closed."), "success")
+    return redirect(url_for("board.ballots", round_id=round_.id), 303)
+
+
+@bp.get("/rounds/<int:round_id>/turnout.json")
+def turnout(round_id: int):
+    """Issued, cast and remaining, for the live turnout: counts only, never the content of a ballot."""
+    numbers = casting.turnout(get_db(), g.round)
+    return {"state": g.round.state, "issued": numbers.issued, "cast": numbers.cast, "remaining": numbers.remaining}
 
 
 @bp.post("/rounds/<int:round_id>/ballots/void")

@@ -146,3 +146,26 @@ def test_voiding_twice_is_refused_with_409(login_as, session, round_id):
 def test_the_board_member_sees_the_round_on_the_home_page(login_as, round_id):
     page = login_as("teller").get("/").get_data(as_text=True)
     assert "Ban kiểm phiếu đồng chí tham gia" in page and f"/rounds/{round_id}/ballots" in page
+
+
+def test_the_downloaded_pdf_holds_exactly_the_secrets_whose_hashes_the_database_keeps(login_as, session, round_id,
+                                                                                     tmp_path):
+    import subprocess
+
+    import zxingcpp
+    from PIL import Image
+
+    from tests.ballots.test_printing import _tool
+
+    response = issue(login_as("teller"), round_id, 6, paper="A5")
+    pdf = tmp_path / "phieu.pdf"
+    pdf.write_bytes(response.data)
+    subprocess.run([_tool("pdftoppm"), "-r", "100", "-gray", str(pdf), str(tmp_path / "page")], check=True)
+    decoded = []
+    for image_path in sorted(tmp_path.glob("page-*.pgm")):
+        with Image.open(image_path) as image:
+            decoded += [tokens.secret_of(found.text) for found in zxingcpp.read_barcodes(image)]
+    assert len(decoded) == 6 == len(set(decoded))
+    session.rollback()
+    stored = set(session.scalars(select(Token.secret_hash).where(Token.round_id == round_id)))
+    assert {tokens.hash_secret(secret) for secret in decoded} == stored

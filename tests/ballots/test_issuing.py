@@ -80,9 +80,10 @@ def test_issuing_28_stores_28_tokens_with_only_their_32_byte_hashes(session, wor
     # inserted in hash order, not in the order the sheets are printed: an id says nothing of a sheet
     by_id = sorted(stored, key=lambda t: t.id)
     assert [t.secret_hash for t in by_id] == sorted(t.secret_hash for t in stored)
-    # a token has an id, its round, its batch, its hash, its state and a void reason: no secret, no time
+    # a token has an id, its round, its batch, its hash, its state, a void reason and the hash of the
+    # submission that spent it: no secret, no time
     assert set(Token.__table__.columns.keys()) == {"id", "round_id", "batch_id", "secret_hash", "state",
-                                                    "void_reason"}
+                                                    "void_reason", "submission_hash"}
 
 
 def test_issuing_returns_distinct_16_byte_secrets_whose_sha256_are_the_stored_hashes(session, world):

@@ -1,0 +1,118 @@
+"""The kiosk's JSON API (/api/v1): open a ballot, cast it, decode a camera frame. Described by openapi.json.
+
+No session and no CSRF token: a request carries its own authority, the ballot's secret, in its body (never in a
+URL, so never in a log). Every refusal is JSON with a Vietnamese message and a 4xx status.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import BadRequest
+
+from ballots import casting, scanning
+from ballots.errors import N_, BallotError, InvalidInput
+from ballots.issuing import UnknownBallot
+
+from ..db import get_db
+from ..i18n import translate_error
+from ..security import csrf
+from ..tablets import current_tablet
+from .openapi import document
+
+bp = Blueprint("api", __name__)
+csrf.exempt(bp)
+
+MAX_FRAME_BYTES = 2 * 1024 * 1024
+
+
+def _body() -> dict:
+    """The JSON object posted, or a 400 that says so."""
+    if not request.is_json:
+        raise InvalidInput(N_("Send a JSON object (Content-Type: application/json)."))
+    try:
+        body = request.get_json()
+    except BadRequest:
+        raise InvalidInput(N_("The request body is not valid JSON.")) from None
+    if not isinstance(body, dict):
+        raise InvalidInput(N_("Send a JSON object (Content-Type: application/json)."))
+    return body
+
+
+def _text(body: dict, name: str, limit: int = 200) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise InvalidInput(N_("The field %(field)s is missing or not valid."), field=name)
+    return value
+
+
+def _round(body: dict) -> int | None:
+    value = body.get("round")
+    if value is None:
+        return None
+    if type(value) is not int or not 0 < value < 2**31:
+        raise InvalidInput(N_("The field %(field)s is missing or not valid."), field="round")
+    return value
+
+
+def _guarded(action):
+    """Run a ballot lookup under the tablet's guessing throttle; a code matching no ballot counts against it."""
+    db = get_db()
+    tablet, address = current_tablet(), request.remote_addr or ""
+    casting.check_guessing(db, tablet=tablet, address=address)
+    try:
+        return action(db)
+    except UnknownBallot:
+        db.rollback()
+        casting.record_guess(db, tablet=tablet, address=address)
+        db.commit()
+        raise
+
+
+@bp.post("/ballots/open")
+def open_ballot():
+    body = _body()
+    code, kiosk_round = _text(body, "code"), _round(body)
+    view = _guarded(lambda db: casting.show_ballot(db, code=code, kiosk_round=kiosk_round))
+    return jsonify(round=view.round_id, committee=view.committee, conference=view.conference, title=view.title,
+                   invalid_mark_policy=view.invalid_mark_policy,
+                   candidates=[{"name": name, "post": post} for name, post in view.candidates])
+
+
+@bp.post("/ballots")
+def cast():
+    body = _body()
+    code, submission, kiosk_round = _text(body, "code"), _text(body, "submission", 64), _round(body)
+    marks = casting.parse_marks(body.get("marks"))
+
+    def spend(db):
+        outcome = casting.cast_ballot(db, code=code, marks=marks, submission=submission, kiosk_round=kiosk_round)
+        db.commit()  # durable before the tablet says "recorded"
+        return outcome
+
+    outcome = _guarded(spend)
+    return jsonify(status=outcome, message=_("Your ballot has been recorded.")), (
+        201 if outcome == casting.RECORDED else 200)
+
+
+@bp.post("/scan")
+def scan():
+    """Decode a camera frame (JPEG or PNG) on the server, for browsers without BarcodeDetector."""
+    data = request.get_data(cache=False)
+    if not data or len(data) > MAX_FRAME_BYTES:
+        raise InvalidInput(N_("Send one camera frame, a JPEG or PNG image of at most 2 MB."))
+    text = scanning.read_qr(data)
+    if text is None:
+        return jsonify(found=False), 200
+    return jsonify(found=True, text=text)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document())
+
+
+@bp.errorhandler(BallotError)
+def refused(exc: BallotError):
+    get_db().rollback()
+    return jsonify(error=type(exc).__name__, message=translate_error(exc)), exc.status

@@ -1,0 +1,85 @@
+"""The kiosk: the pages delegates vote on, on a shared tablet or their own phone. No account, no cookie.
+
+`/kiosk/<round>` serves one round: it scans a ballot's QR with the camera, or takes a typed code or a
+barcode scanner's input. `/b` is what a ballot's QR opens in any camera app: its fragment holds the code,
+which the page's script reads and removes at once. Without JavaScript the same pages work as plain forms.
+Every answer here is `Cache-Control: no-store`, and nothing of one voter stays for the next.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, render_template, request
+
+from ballots import casting, rounds
+from ballots.errors import BallotError
+from ballots.issuing import UnknownBallot
+
+from ..db import get_db
+from ..i18n import translate_error
+from ..security import csrf
+from ..tablets import current_tablet, new_tablet
+
+bp = Blueprint("kiosk", __name__)
+csrf.exempt(bp)  # no session and no ambient authority here: each request carries the ballot's own secret
+
+RESET_SECONDS = 6
+
+
+@bp.after_request
+def nothing_kept(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/kiosk/<int:round_id>")
+def scan(round_id: int):
+    round_ = rounds.get_round(get_db(), round_id)
+    return render_template("kiosk/scan.html", round=round_, tablet=new_tablet(), reset_seconds=RESET_SECONDS)
+
+
+@bp.get("/b")
+def from_camera_app():
+    """The page a ballot's QR opens: the code is in the URL's fragment, which only the page's script reads."""
+    return render_template("kiosk/scan.html", round=None, tablet=new_tablet(), reset_seconds=RESET_SECONDS)
+
+
+def _refused(round_id, exc: BallotError):
+    get_db().rollback()
+    return render_template("kiosk/refused.html", round_id=round_id, message=translate_error(exc)), exc.status
+
+
+@bp.post("/kiosk/<int:round_id>/ballot")
+def ballot_form(round_id: int):
+    """Without JavaScript: the ballot as a form of radio buttons, for the code typed or scanned."""
+    db = get_db()
+    code = request.form.get("code", "")
+    tablet = request.form.get("tablet", "")
+    try:
+        casting.check_guessing(db, tablet=current_tablet(tablet), address=request.remote_addr or "")
+        view = casting.show_ballot(db, code=code, kiosk_round=round_id)
+    except UnknownBallot as exc:
+        db.rollback()
+        casting.record_guess(db, tablet=current_tablet(tablet), address=request.remote_addr or "")
+        db.commit()
+        return _refused(round_id, exc)
+    except BallotError as exc:
+        return _refused(round_id, exc)
+    return render_template("kiosk/ballot_form.html", view=view, code=code, round_id=round_id, tablet=tablet,
+                           submission=secrets.token_urlsafe(16))
+
+
+@bp.post("/kiosk/<int:round_id>/cast")
+def cast_form(round_id: int):
+    db = get_db()
+    count = int(request.form.get("count", "0")) if request.form.get("count", "").isdigit() else 0
+    marks = "".join(request.form.get(f"mark-{i}", "0") for i in range(min(count, 200)))
+    try:
+        outcome = casting.cast_ballot(db, code=request.form.get("code", ""), marks=casting.parse_marks(marks),
+                                      submission=request.form.get("submission", ""), kiosk_round=round_id)
+    except BallotError as exc:
+        return _refused(round_id, exc)
+    db.commit()  # durable before the voter is told
+    return render_template("kiosk/recorded.html", round_id=round_id, outcome=outcome,
+                           reset_seconds=RESET_SECONDS)

@@ -1,0 +1,247 @@
+// The kiosk: scan or type a ballot's code, mark one level per person, confirm, and reset for the next voter.
+// Nothing of a voter is kept: no cookie, no storage, no history entry; the camera is off while a ballot is open.
+(function () {
+  "use strict";
+  var root = document.getElementById("kiosk");
+  if (!root) { return; }
+  var text = JSON.parse(document.getElementById("kiosk-text").textContent);
+  var roundId = root.dataset.round ? Number(root.dataset.round) : null;
+  var tablet = root.dataset.tablet;
+  var screens = {
+    scan: document.getElementById("scan-screen"), ballot: document.getElementById("ballot-screen"),
+    confirm: document.getElementById("confirm-screen"), recorded: document.getElementById("recorded-screen")
+  };
+  var form = document.getElementById("code-form");
+  var input = document.getElementById("code");
+  var scanError = document.getElementById("scan-error");
+  var video = document.getElementById("camera-video");
+  var LEVELS = [["1", text.high], ["2", text.trust], ["3", text.low]];
+  var current = null;      // {code, ballot, marks, submission} of the voter at the tablet, and nothing else
+  var stream = null, scanning = false, busy = false, resetTimer = null;
+
+  function show(name) {
+    Object.keys(screens).forEach(function (key) { screens[key].hidden = key !== name; });
+    window.scrollTo(0, 0);
+  }
+  function el(tag, cls, content) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (content !== undefined) { node.textContent = content; }
+    return node;
+  }
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST", credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer",
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-Tablet": tablet },
+      body: JSON.stringify(body)
+    });
+  }
+  function randomId() {
+    var bytes = new Uint8Array(18);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  // ---- scanning -------------------------------------------------------------------------------------
+  function fail(message) {
+    scanError.textContent = message;
+    scanError.hidden = false;
+    busy = false;
+    input.value = "";
+    input.focus();
+  }
+  function openBallot(code) {
+    if (busy) { return; }
+    busy = true;
+    scanError.hidden = true;
+    var body = { code: code };
+    if (roundId) { body.round = roundId; }
+    post(root.dataset.openUrl, body).then(function (response) {
+      return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+    }).then(function (answer) {
+      if (!answer.ok) { fail(answer.data.message); return; }
+      stopCamera();
+      current = { code: code, ballot: answer.data, marks: answer.data.candidates.map(function () { return "0"; }),
+                  submission: randomId() };
+      input.value = "";
+      renderBallot();
+      busy = false;
+    }).catch(function () { fail(text.network); });
+  }
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (input.value.trim()) { openBallot(input.value.trim()); }
+  });
+
+  function stopCamera() {
+    scanning = false;
+    if (stream) { stream.getTracks().forEach(function (track) { track.stop(); }); }
+    stream = null;
+    video.srcObject = null;
+    document.getElementById("camera").hidden = true;
+  }
+  function startCamera() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { return; }
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }).then(function (s) {
+      stream = s;
+      video.srcObject = s;
+      document.getElementById("camera").hidden = false;
+      return video.play();
+    }).then(function () {
+      scanning = true;
+      var detector = ("BarcodeDetector" in window) ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+      scanLoop(detector);
+    }).catch(function () { document.getElementById("camera").hidden = true; });
+  }
+  function scanLoop(detector) {
+    if (!scanning) { return; }
+    var next = function () { window.setTimeout(function () { scanLoop(detector); }, 350); };
+    if (busy || !video.videoWidth) { next(); return; }
+    if (detector) {
+      detector.detect(video).then(function (codes) {
+        if (codes.length && scanning) { openBallot(codes[0].rawValue); }
+        next();
+      }).catch(function () { detector = null; next(); });
+      return;
+    }
+    // no BarcodeDetector in this browser: the server reads the frame (zxing-cpp)
+    var canvas = document.createElement("canvas");
+    var scale = Math.min(1, 960 / video.videoWidth);
+    canvas.width = Math.round(video.videoWidth * scale);
+    canvas.height = Math.round(video.videoHeight * scale);
+    canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+    canvas.toBlob(function (blob) {
+      fetch(root.dataset.scanUrl, { method: "POST", body: blob, credentials: "omit", cache: "no-store",
+                                    headers: { "Content-Type": "image/jpeg", "X-Tablet": tablet } })
+        .then(function (response) { return response.json(); })
+        .then(function (data) { if (data.found && scanning) { openBallot(data.text); } next(); })
+        .catch(next);
+    }, "image/jpeg", 0.8);
+  }
+
+  // ---- the ballot ------------------------------------------------------------------------------------
+  function renderBallot() {
+    var screen = screens.ballot;
+    screen.textContent = "";
+    screen.appendChild(el("h1", "", text.ballot_title));
+    var list = el("ol", "ballot");
+    current.ballot.candidates.forEach(function (candidate, index) {
+      var row = el("li", "ballot-row");
+      var who = el("div", "who");
+      who.appendChild(el("span", "name", candidate.name));
+      who.appendChild(el("span", "post", candidate.post));
+      row.appendChild(who);
+      var choices = el("div", "choices");
+      choices.setAttribute("role", "group");
+      choices.setAttribute("aria-label", candidate.name);
+      LEVELS.forEach(function (level) {
+        var button = el("button", "choice choice-" + level[0], level[1]);
+        button.type = "button";
+        button.setAttribute("aria-pressed", "false");
+        button.addEventListener("click", function () {
+          // pressing the chosen level again clears the row
+          current.marks[index] = current.marks[index] === level[0] ? "0" : level[0];
+          Array.prototype.forEach.call(choices.children, function (other, i) {
+            other.setAttribute("aria-pressed", String(current.marks[index] === LEVELS[i][0]));
+          });
+        });
+        choices.appendChild(button);
+      });
+      row.appendChild(choices);
+      list.appendChild(row);
+    });
+    screen.appendChild(list);
+    var next = el("button", "primary huge", text.next);
+    next.type = "button";
+    next.addEventListener("click", renderConfirm);
+    screen.appendChild(next);
+    show("ballot");
+  }
+
+  function renderConfirm() {
+    var screen = screens.confirm;
+    screen.textContent = "";
+    screen.appendChild(el("h1", "", text.confirm_title));
+    var unmarked = current.marks.filter(function (m) { return m === "0"; }).length;
+    var note = unmarked === 0 ? text.all_marked
+      : (current.ballot.invalid_mark_policy === "ballot" ? text.unmarked_ballot : text.unmarked_row)
+          .replace("{count}", unmarked);
+    screen.appendChild(el("p", unmarked ? "kiosk-warning" : "hint", note));
+    var list = el("ol", "summary");
+    current.ballot.candidates.forEach(function (candidate, index) {
+      var item = el("li", current.marks[index] === "0" ? "unmarked" : "");
+      item.appendChild(el("span", "name", candidate.name));
+      var level = LEVELS.filter(function (l) { return l[0] === current.marks[index]; })[0];
+      item.appendChild(el("span", "level level-" + current.marks[index], level ? level[1] : text.none));
+      list.appendChild(item);
+    });
+    screen.appendChild(list);
+    var status = el("p", "hint", "");
+    status.setAttribute("role", "status");
+    var buttons = el("div", "buttons");
+    var back = el("button", "huge", text.back);
+    back.type = "button";
+    back.addEventListener("click", function () { show("ballot"); });
+    var confirm = el("button", "primary huge", text.confirm);
+    confirm.type = "button";
+    confirm.addEventListener("click", function () { send(confirm, back, status, 0); });
+    buttons.appendChild(back);
+    buttons.appendChild(confirm);
+    screen.appendChild(buttons);
+    screen.appendChild(status);
+    show("confirm");
+  }
+
+  function send(confirm, back, status, attempt) {
+    confirm.disabled = back.disabled = true;
+    status.textContent = attempt ? text.retrying : text.sending;
+    var body = { code: current.code, marks: current.marks.join(""), submission: current.submission };
+    if (roundId) { body.round = roundId; }
+    post(root.dataset.castUrl, body).then(function (response) {
+      return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+    }).then(function (answer) {
+      if (answer.ok) { recorded(answer.data.status === "recorded" ? text.recorded : text.recorded_again); return; }
+      status.textContent = answer.data.message;
+      confirm.disabled = back.disabled = false;
+    }).catch(function () {
+      // the answer was lost: the same submission id again is safe, recorded once, never twice
+      if (attempt < 3) { window.setTimeout(function () { send(confirm, back, status, attempt + 1); }, 1500); return; }
+      status.textContent = text.network;
+      confirm.disabled = back.disabled = false;
+    });
+  }
+
+  function recorded(message) {
+    current = null;
+    screens.ballot.textContent = "";
+    screens.confirm.textContent = "";
+    document.getElementById("recorded-text").textContent = message;
+    show("recorded");
+    resetTimer = window.setTimeout(reset, Number(root.dataset.reset) * 1000);
+  }
+
+  function reset() {
+    window.clearTimeout(resetTimer);
+    current = null;
+    busy = false;
+    screens.ballot.textContent = "";
+    screens.confirm.textContent = "";
+    scanError.hidden = true;
+    input.value = "";
+    show("scan");
+    input.focus();
+    startCamera();
+  }
+
+  // A QR opened in a camera app brings the code in the fragment: read it, then wipe it from the address bar
+  // (and so from the history) before anything else.
+  var fragment = window.location.hash.slice(1);
+  if (fragment) {
+    window.history.replaceState(null, "", window.location.pathname);
+    openBallot(fragment);
+  } else {
+    startCamera();
+  }
+  // leaving the page (or the back button) takes nothing with it
+  window.addEventListener("pagehide", function () { current = null; stopCamera(); });
+})();
