@@ -44,8 +44,13 @@ def init_app(app: Flask) -> None:
         }
 
 
-def translate_error(exc) -> str:
-    """The public message of a domain error in the user's language, its parameters translated too."""
-    params = {key: gettext(value) if isinstance(value, str) and value else value for key, value in exc.params.items()}
-    message = gettext(exc.message)
+def translate(message: str, params: dict) -> str:
+    """A domain message (an English msgid) in the user's language, its string parameters translated too."""
+    params = {key: gettext(value) if isinstance(value, str) and value else value for key, value in params.items()}
+    message = gettext(message)
     return message % params if params else message
+
+
+def translate_error(exc) -> str:
+    """The public message of a domain error in the user's language."""
+    return translate(exc.message, exc.params)

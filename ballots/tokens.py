@@ -42,25 +42,24 @@ def hash_secret(secret: bytes) -> bytes:
     return hashlib.sha256(secret).digest()
 
 
-def _check_character(values: list[int]) -> int:
-    """Luhn mod 32: from the right, every second value doubled (its base-32 digits summed)."""
+def _luhn_sum(values: list[int], *, double_rightmost: bool) -> int:
+    """Luhn mod 32: from the right, every second value doubled (its base-32 digits summed), all added up."""
     total = 0
     for position, value in enumerate(reversed(values)):
-        if position % 2 == 0:
+        if position % 2 == (0 if double_rightmost else 1):
             value *= 2
             value = value // 32 + value % 32
         total += value
-    return (32 - total % 32) % 32
+    return total % 32
+
+
+def _check_character(values: list[int]) -> int:
+    # the check value will stand rightmost, so the body's rightmost value is the first one doubled
+    return (32 - _luhn_sum(values, double_rightmost=True)) % 32
 
 
 def _luhn_valid(values: list[int]) -> bool:
-    total = 0
-    for position, value in enumerate(reversed(values)):
-        if position % 2 == 1:
-            value *= 2
-            value = value // 32 + value % 32
-        total += value
-    return total % 32 == 0
+    return _luhn_sum(values, double_rightmost=False) == 0
 
 
 def code_of(secret: bytes) -> str:

@@ -14,6 +14,7 @@ from ballots.models import Account, Committee
 from ..db import get_db
 from ..forms import AccountForm, GrantForm, PasswordForm, options
 from ..i18n import translate_error
+from ..views import form_page
 
 bp = Blueprint("admin", __name__)
 
@@ -37,22 +38,11 @@ def account_list():
 
 @bp.route("/accounts/new", methods=["GET", "POST"])
 def new_account():
-    db = get_db()
     form = AccountForm()
-    if form.validate_on_submit():
-        try:
-            account = accounts.create_account(db, username=form.username.data, display_name=form.display_name.data,
-                                              password=form.password.data, is_admin=form.is_admin.data,
-                                              person_code=form.person_code.data, actor=current_user.username)
-        except BallotError as exc:
-            db.rollback()
-            form.form_errors.append(translate_error(exc))
-        else:
-            db.commit()
-            flash(_("Account created."), "success")
-            return redirect(url_for("admin.account", account_id=account.id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("admin/account_form.html", form=form), status
+    return form_page(form, "admin/account_form.html", lambda db: accounts.create_account(
+        db, username=form.username.data, display_name=form.display_name.data, password=form.password.data,
+        is_admin=form.is_admin.data, person_code=form.person_code.data, actor=current_user.username),
+        success=_("Account created."), next_url=lambda account: url_for("admin.account", account_id=account.id))
 
 
 def _account_or_404(db, account_id: int) -> Account:

@@ -26,6 +26,7 @@ from ..forms import (
     options,
 )
 from ..i18n import translate_error
+from ..views import form_page
 from . import bp
 
 SETTING_LABELS = {"base": dict(BASE_CHOICES), "invalid_mark_policy": dict(INVALID_MARK_CHOICES)}
@@ -33,16 +34,13 @@ SETTING_LABELS = {"base": dict(BASE_CHOICES), "invalid_mark_policy": dict(INVALI
 
 @bp.route("/committees/<int:committee_id>/conferences/new", methods=["GET", "POST"])
 def new_conference(committee_id: int):
-    db, committee = get_db(), g.committee
+    committee = g.committee
     form = ConferenceForm()
-    if form.validate_on_submit():
-        conference = rounds.create_conference(db, committee=committee, name=form.name.data, held_on=form.held_on.data,
-                                              place=form.place.data, term=form.term.data, actor=current_user.username)
-        db.commit()
-        flash(_("Conference created."), "success")
-        return redirect(url_for("organize.conference", conference_id=conference.id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("organize/conference_form.html", form=form, committee=committee), status
+    return form_page(form, "organize/conference_form.html", lambda db: rounds.create_conference(
+        db, committee=committee, name=form.name.data, held_on=form.held_on.data, place=form.place.data,
+        term=form.term.data, actor=current_user.username),
+        success=_("Conference created."),
+        next_url=lambda conference: url_for("organize.conference", conference_id=conference.id), committee=committee)
 
 
 @bp.get("/conferences/<int:conference_id>")
@@ -52,23 +50,13 @@ def conference(conference_id: int):
 
 @bp.route("/conferences/<int:conference_id>/rounds/new", methods=["GET", "POST"])
 def new_round(conference_id: int):
-    db = get_db()
-    conference = db.get(Conference, conference_id)
+    conference = get_db().get(Conference, conference_id)
     form = RoundForm()
-    if form.validate_on_submit():
-        try:
-            created = rounds.create_round(db, conference=conference, title=form.title.data, rule_set=form.rule_set.data,
-                                          convened=form.convened.data, present=form.present.data,
-                                          actor=current_user.username)
-        except BallotError as exc:
-            db.rollback()
-            form.form_errors.append(translate_error(exc))
-        else:
-            db.commit()
-            flash(_("Round created in draft with every member of the committee as a candidate."), "success")
-            return redirect(url_for("organize.round_page", round_id=created.id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("organize/round_form.html", form=form, conference=conference), status
+    return form_page(form, "organize/round_form.html", lambda db: rounds.create_round(
+        db, conference=conference, title=form.title.data, rule_set=form.rule_set.data, convened=form.convened.data,
+        present=form.present.data, actor=current_user.username),
+        success=_("Round created in draft with every member of the committee as a candidate."),
+        next_url=lambda created: url_for("organize.round_page", round_id=created.id), conference=conference)
 
 
 def _tellers_of(db, round_: Round) -> list[Account]:

@@ -17,7 +17,8 @@ from ballots.models import BoardMember, Committee, Conference, Membership, Round
 
 from ..db import get_db
 from ..forms import CommitteeForm, ImportForm, MemberForm, options
-from ..i18n import translate_error
+from ..i18n import translate, translate_error
+from ..views import form_page
 from . import bp
 
 
@@ -75,40 +76,26 @@ def edit_committee(committee_id: int):
     db, committee = get_db(), g.committee
     form = CommitteeForm(obj=committee, parent_id=committee.parent_id or 0)
     form.parent_id.choices = options(_parent_choices(db, committee, committees.subtree_ids(db, committee)))
-    if form.validate_on_submit():
+
+    def apply(db):
         parent = db.get(Committee, form.parent_id.data) if form.parent_id.data else None
-        try:
-            committees.update_committee(db, committee, name=form.name.data, level=form.level.data, parent=parent,
-                                        actor=_actor())
-        except BallotError as exc:
-            db.rollback()
-            form.form_errors.append(translate_error(exc))
-        else:
-            db.commit()
-            flash(_("Saved."), "success")
-            return redirect(url_for("organize.committee", committee_id=committee.id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("organize/committee_form.html", form=form, committee=committee, new=False), status
+        committees.update_committee(db, committee, name=form.name.data, level=form.level.data, parent=parent,
+                                    actor=_actor())
+
+    return form_page(form, "organize/committee_form.html", apply, success=_("Saved."),
+                     next_url=lambda _: url_for("organize.committee", committee_id=committee.id),
+                     committee=committee, new=False)
 
 
 @bp.route("/committees/<int:committee_id>/new-child", methods=["GET", "POST"])
 def new_committee(committee_id: int):
-    db, parent = get_db(), g.committee
+    parent = g.committee
     form = CommitteeForm(parent_id=parent.id)
     form.parent_id.choices = options([(parent.id, committees.path_of(parent))])
-    if form.validate_on_submit():
-        try:
-            child = committees.create_committee(db, name=form.name.data, level=form.level.data, parent=parent,
-                                                actor=_actor())
-        except BallotError as exc:
-            db.rollback()
-            form.form_errors.append(translate_error(exc))
-        else:
-            db.commit()
-            flash(_("Committee created."), "success")
-            return redirect(url_for("organize.committee", committee_id=child.id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("organize/committee_form.html", form=form, committee=parent, new=True), status
+    return form_page(form, "organize/committee_form.html", lambda db: committees.create_committee(
+        db, name=form.name.data, level=form.level.data, parent=parent, actor=_actor()),
+        success=_("Committee created."), next_url=lambda child: url_for("organize.committee", committee_id=child.id),
+        committee=parent, new=True)
 
 
 @bp.post("/committees/<int:committee_id>/delete")
@@ -126,40 +113,26 @@ def delete_committee(committee_id: int):
 
 @bp.route("/committees/<int:committee_id>/members/new", methods=["GET", "POST"])
 def new_member(committee_id: int):
-    db, committee = get_db(), g.committee
+    committee = g.committee
     form = MemberForm()
-    if form.validate_on_submit():
-        try:
-            person = committees.person_for(db, full_name=form.full_name.data, code=form.code.data)
-            committees.add_member(db, committee=committee, person=person, post=form.post.data, actor=_actor())
-        except BallotError as exc:
-            db.rollback()
-            form.form_errors.append(translate_error(exc))
-        else:
-            db.commit()
-            flash(_("Member added."), "success")
-            return redirect(url_for("organize.committee", committee_id=committee.id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("organize/member_form.html", form=form, committee=committee, seat=None), status
+
+    def apply(db):
+        person = committees.person_for(db, full_name=form.full_name.data, code=form.code.data)
+        committees.add_member(db, committee=committee, person=person, post=form.post.data, actor=_actor())
+
+    return form_page(form, "organize/member_form.html", apply, success=_("Member added."),
+                     next_url=lambda _: url_for("organize.committee", committee_id=committee.id),
+                     committee=committee, seat=None)
 
 
 @bp.route("/seats/<int:seat_id>/edit", methods=["GET", "POST"])
 def edit_member(seat_id: int):
-    db = get_db()
-    seat = db.get(Membership, seat_id)
+    seat = get_db().get(Membership, seat_id)
     form = MemberForm(full_name=seat.person.full_name, post=seat.post, code=seat.person.code)
-    if form.validate_on_submit():
-        try:
-            committees.update_member(db, seat, full_name=form.full_name.data, post=form.post.data, actor=_actor())
-        except BallotError as exc:
-            db.rollback()
-            form.form_errors.append(translate_error(exc))
-        else:
-            db.commit()
-            flash(_("Saved."), "success")
-            return redirect(url_for("organize.committee", committee_id=seat.committee_id))
-    status = 400 if form.is_submitted() else 200
-    return render_template("organize/member_form.html", form=form, committee=seat.committee, seat=seat), status
+    return form_page(form, "organize/member_form.html", lambda db: committees.update_member(
+        db, seat, full_name=form.full_name.data, post=form.post.data, actor=_actor()),
+        success=_("Saved."), next_url=lambda _: url_for("organize.committee", committee_id=seat.committee_id),
+        committee=seat.committee, seat=seat)
 
 
 @bp.post("/seats/<int:seat_id>/remove")
@@ -195,8 +168,7 @@ def import_roster(committee_id: int):
         except RosterInvalid as exc:
             db.rollback()
             message = translate_error(exc)
-            problems = [(row, _(text) % {k: _(v) if isinstance(v, str) else v for k, v in params.items()})
-                        for row, text, params in exc.problems]
+            problems = [(row, translate(text, params)) for row, text, params in exc.problems]
             return render_template("organize/import.html", form=form, committee=committee, problems=problems,
                                    message=message), exc.status
         except BallotError as exc:

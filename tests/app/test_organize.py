@@ -85,7 +85,7 @@ def test_a_sibling_with_the_same_name_is_refused_with_a_message(login_as, world)
     response = login_as("organizer").submit(f"/committees/{world.district.id}/new-child",
                                             data={"name": "Đảng ủy xã Hòa Lạc", "level": "Đảng ủy xã",
                                                   "parent_id": world.district.id})
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "Đã có cấp ủy tên Đảng ủy xã Hòa Lạc ở vị trí này." in response.get_data(as_text=True)
 
 
