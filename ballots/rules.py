@@ -24,7 +24,12 @@ THRESHOLDS = (MORE_THAN_HALF, TWO_THIRDS_OR_MORE, MORE_THAN_TWO_THIRDS)
 
 
 def crossed_thresholds(low: int, base: int) -> dict[str, bool]:
-    """The three flags for one candidate, by exact integer arithmetic (never on rounded percentages)."""
+    """The three flags for one candidate, by exact integer arithmetic (never on rounded percentages).
+
+    With an empty base (no ballot collected) no share exists, so no threshold is crossed.
+    """
+    if base <= 0:
+        return dict.fromkeys(THRESHOLDS, False)
     return {
         MORE_THAN_HALF: 2 * low > base,
         TWO_THIRDS_OR_MORE: 3 * low >= 2 * base,
