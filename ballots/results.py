@@ -1,0 +1,88 @@
+"""The result document of a round (format trustvote.result/1): canonical JSON, signed with the instance key.
+
+    {"format": "trustvote.result/1",
+     "round": {...}, "rule_set": {...},
+     "numbers": {"convened", "present", "absent", "issued", "collected", "not_collected", "valid", "invalid",
+                 "invalid_reasons": {reason: count}},
+     "base": {"name": "collected" | "issued" | "convened", "value": N},
+     "candidates": [{"position", "name", "post", "high", "trust", "low", "invalid",
+                     "flags": {"more_than_half", "two_thirds_or_more", "more_than_two_thirds"}}],
+     "anomalies": [...], "token_commitment": hex, "ballots_digest": hex,
+     "audit_head": {"seq", "hash"}, "approved_by": [...], "software": "trustvote X.Y.Z"}
+
+Canonical: keys sorted, no spaces, UTF-8 (audit.canonical_json). The signed envelope is
+{"result": <document>, "signature": base64 Ed25519 over the canonical document, "public_key": hex, "fingerprint":
+hex SHA-256 of the public key}. The ballots digest is SHA-256 over the sorted lines "MARKS FLAWS" of the sealed
+ballot export (marks as digits, flaws sorted and comma-joined, "-" for none), one per line with a final newline:
+anyone holding the export can recompute it, and recount.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from . import __version__, signing
+from .audit import canonical_json
+from .rules import RuleSet
+from .tally import Sheet, Tally
+
+FORMAT = "trustvote.result/1"
+EXPORT_FORMAT = "trustvote.ballots/1"
+
+
+def sheet_line(sheet: Sheet) -> str:
+    return "".join(str(m) for m in sheet.marks) + " " + (",".join(sorted(sheet.flaws)) or "-")
+
+
+def ballots_digest(sheets: Iterable[Sheet]) -> str:
+    lines = sorted(sheet_line(sheet) for sheet in sheets)
+    return hashlib.sha256("".join(line + "\n" for line in lines).encode()).hexdigest()
+
+
+def ballot_export(sheets: Iterable[Sheet], *, round_id: int) -> dict:
+    """The sealed ballot list, for the board's independent recount only: sorted, so it says nothing of order."""
+    return {"format": EXPORT_FORMAT, "round": round_id, "ballots": sorted(sheet_line(s) for s in sheets)}
+
+
+def document(
+    *,
+    round_info: dict,
+    rule_set: RuleSet,
+    tally: Tally,
+    candidates: list[tuple[str, str]],
+    token_commitment: str,
+    digest: str,
+    audit_head: tuple[int, str],
+    approved_by: list[str],
+) -> dict:
+    return {
+        "format": FORMAT,
+        "round": round_info,
+        "rule_set": {"key": rule_set.key, **rule_set.settings()},
+        "numbers": {
+            "convened": tally.convened, "present": tally.present, "absent": tally.convened - tally.present,
+            "issued": tally.issued, "collected": tally.collected, "not_collected": tally.not_collected,
+            "valid": tally.valid, "invalid": tally.invalid, "invalid_reasons": dict(sorted(tally.invalid_reasons.items())),
+        },
+        "base": {"name": tally.base_name, "value": tally.base},
+        "candidates": [
+            {"position": position, "name": name, "post": post, "high": count.high, "trust": count.trust,
+             "low": count.low, "invalid": count.invalid, "flags": dict(count.flags)}
+            for position, ((name, post), count) in enumerate(zip(candidates, tally.candidates, strict=True), start=1)
+        ],
+        "anomalies": list(tally.anomalies),
+        "token_commitment": token_commitment,
+        "ballots_digest": digest,
+        "audit_head": {"seq": audit_head[0], "hash": audit_head[1]},
+        "approved_by": sorted(approved_by),
+        "software": f"trustvote {__version__}",
+    }
+
+
+def sign_document(key: Ed25519PrivateKey, doc: dict) -> dict:
+    """The signed envelope of a result document."""
+    return {"result": doc, "signature": signing.sign(key, canonical_json(doc).encode()),
+            "public_key": signing.public_bytes(key).hex(), "fingerprint": signing.fingerprint(key)}
