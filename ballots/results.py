@@ -65,7 +65,8 @@ def document(
         "numbers": {
             "convened": tally.convened, "present": tally.present, "absent": tally.convened - tally.present,
             "issued": tally.issued, "collected": tally.collected, "not_collected": tally.not_collected,
-            "valid": tally.valid, "invalid": tally.invalid, "invalid_reasons": dict(sorted(tally.invalid_reasons.items())),
+            "valid": tally.valid, "invalid": tally.invalid,
+            "invalid_reasons": dict(sorted(tally.invalid_reasons.items())),
         },
         "base": {"name": tally.base_name, "value": tally.base},
         "candidates": [
