@@ -15,9 +15,17 @@
   var input = document.getElementById("code");
   var scanError = document.getElementById("scan-error");
   var video = document.getElementById("camera-video");
+  // on /b, which serves any round, the header names the round of the ballot open
+  var headOrg = document.querySelector(".kiosk-head .kiosk-org");
+  var headRound = document.querySelector(".kiosk-head .kiosk-round");
+  var headGeneric = headRound.textContent;
   var LEVELS = [["1", text.high], ["2", text.trust], ["3", text.low]];
   var current = null;      // {code, ballot, marks, submission} of the voter at the tablet, and nothing else
   var stream = null, scanning = false, busy = false, resetTimer = null;
+  // The QR the camera last acted on: while that sheet stays in view it is not read again (a voter's sheet left
+  // under the camera after the reset, a refused sheet held up), and it is forgotten once the camera sees no code.
+  var handled = null, misses = 0;
+  var FORGET_AFTER = 3;    // frames without any code
 
   function show(name) {
     Object.keys(screens).forEach(function (key) { screens[key].hidden = key !== name; });
@@ -43,14 +51,15 @@
   }
 
   // ---- scanning -------------------------------------------------------------------------------------
-  function fail(message) {
+  function fail(message, fromCamera) {
     scanError.textContent = message;
     scanError.hidden = false;
     busy = false;
+    if (fromCamera) { return; }  // leave alone what someone may be typing
     input.value = "";
     input.focus();
   }
-  function openBallot(code) {
+  function openBallot(code, fromCamera) {
     if (busy) { return; }
     busy = true;
     scanError.hidden = true;
@@ -59,14 +68,33 @@
     post(root.dataset.openUrl, body).then(function (response) {
       return response.json().then(function (data) { return { ok: response.ok, data: data }; });
     }).then(function (answer) {
-      if (!answer.ok) { fail(answer.data.message); return; }
+      if (!answer.ok) { fail(answer.data.message, fromCamera); return; }
       stopCamera();
       current = { code: code, ballot: answer.data, marks: answer.data.candidates.map(function () { return "0"; }),
                   submission: randomId() };
       input.value = "";
+      if (!roundId) {
+        headOrg.textContent = answer.data.committee + " · " + answer.data.conference;
+        headOrg.hidden = false;
+        headRound.textContent = answer.data.title;
+      }
       renderBallot();
       busy = false;
-    }).catch(function () { fail(text.network); });
+    }).catch(function () {
+      if (fromCamera) { handled = null; }  // not an answer about this sheet: read it again
+      fail(text.network, fromCamera);
+    });
+  }
+  function cameraRead(found) {
+    if (!found) {
+      misses += 1;
+      if (misses >= FORGET_AFTER) { handled = null; }
+      return;
+    }
+    misses = 0;
+    if (found === handled || !scanning || busy || current) { return; }
+    handled = found;
+    openBallot(found, true);
   }
   form.addEventListener("submit", function (event) {
     event.preventDefault();
@@ -80,18 +108,31 @@
     video.srcObject = null;
     document.getElementById("camera").hidden = true;
   }
+  // no camera, none allowed, or a page not in a secure context (plain HTTP): say so, and offer the code field
+  var cameraOff = el("p", "camera-off", text.camera_off);
+  cameraOff.hidden = true;
+  screens.scan.insertBefore(cameraOff, form);
+  var BALLOT_OPEN = {};
   function startCamera() {
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { return; }
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { cameraOff.hidden = false; return; }
     navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }).then(function (s) {
+      if (current) {  // a typed code opened a ballot while the camera was starting: it stays off
+        s.getTracks().forEach(function (track) { track.stop(); });
+        throw BALLOT_OPEN;
+      }
       stream = s;
       video.srcObject = s;
       document.getElementById("camera").hidden = false;
+      cameraOff.hidden = true;
       return video.play();
     }).then(function () {
       scanning = true;
       var detector = ("BarcodeDetector" in window) ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
       scanLoop(detector);
-    }).catch(function () { document.getElementById("camera").hidden = true; });
+    }).catch(function (reason) {
+      document.getElementById("camera").hidden = true;
+      cameraOff.hidden = reason === BALLOT_OPEN;
+    });
   }
   function scanLoop(detector) {
     if (!scanning) { return; }
@@ -99,7 +140,7 @@
     if (busy || !video.videoWidth) { next(); return; }
     if (detector) {
       detector.detect(video).then(function (codes) {
-        if (codes.length && scanning) { openBallot(codes[0].rawValue); }
+        cameraRead(codes.length ? codes[0].rawValue : null);
         next();
       }).catch(function () { detector = null; next(); });
       return;
@@ -114,7 +155,7 @@
       fetch(root.dataset.scanUrl, { method: "POST", body: blob, credentials: "omit", cache: "no-store",
                                     headers: { "Content-Type": "image/jpeg", "X-Tablet": tablet } })
         .then(function (response) { return response.json(); })
-        .then(function (data) { if (data.found && scanning) { openBallot(data.text); } next(); })
+        .then(function (data) { cameraRead(data.found ? data.text : null); next(); })
         .catch(next);
     }, "image/jpeg", 0.8);
   }
@@ -220,28 +261,53 @@
     resetTimer = window.setTimeout(reset, Number(root.dataset.reset) * 1000);
   }
 
-  function reset() {
+  // everything of the voter before, off the page and out of memory
+  function forget() {
     window.clearTimeout(resetTimer);
+    resetTimer = null;
     current = null;
     busy = false;
     screens.ballot.textContent = "";
     screens.confirm.textContent = "";
     scanError.hidden = true;
+    scanError.textContent = "";
+    document.getElementById("recorded-text").textContent = "";
     input.value = "";
+    if (!roundId) {
+      headOrg.textContent = "";
+      headOrg.hidden = true;
+      headRound.textContent = headGeneric;
+    }
     show("scan");
+  }
+  function reset() {
+    forget();
     input.focus();
     startCamera();
   }
 
   // A QR opened in a camera app brings the code in the fragment: read it, then wipe it from the address bar
   // (and so from the history) before anything else.
-  var fragment = window.location.hash.slice(1);
+  function takeFragment() {
+    var fragment = window.location.hash.slice(1);
+    if (fragment) { window.history.replaceState(null, "", window.location.pathname); }
+    return fragment;
+  }
+  var fragment = takeFragment();
   if (fragment) {
-    window.history.replaceState(null, "", window.location.pathname);
     openBallot(fragment);
   } else {
     startCamera();
   }
-  // leaving the page (or the back button) takes nothing with it
-  window.addEventListener("pagehide", function () { current = null; stopCamera(); });
+  // a camera app may open the next sheet's URL in this same tab: only the fragment changes, the page stays
+  window.addEventListener("hashchange", function () {
+    var next = takeFragment();
+    if (!next || current) { return; }
+    if (resetTimer) { reset(); }  // still thanking the voter before: the next one is here
+    openBallot(next);
+  });
+  // Leaving the page (or the back button) takes nothing with it, and a page the browser kept in its
+  // back-forward cache comes back as the empty scan screen.
+  window.addEventListener("pagehide", function () { forget(); handled = null; stopCamera(); });
+  window.addEventListener("pageshow", function (event) { if (event.persisted) { reset(); } });
 })();
