@@ -142,7 +142,8 @@ def cast_ballot(
     if row.state == "cast" and row.submission_hash == ours and (kiosk_round is None or row.round_id == kiosk_round):
         return ALREADY_RECORDED
     # share-lock the round: it cannot be closed between this check and the commit
-    round_ = session.execute(select(Round).where(Round.id == row.round_id).with_for_update(read=True)).scalar_one()
+    round_ = session.execute(select(Round).where(Round.id == row.round_id).with_for_update(read=True)
+                             .execution_options(populate_existing=True)).scalar_one()  # the locked row, not a copy
     _refuse_unusable(row, round_, kiosk_round)
     if len(marks) != len(round_.candidates) or any(m not in TABLET_MARKS for m in marks):
         raise InvalidMarks()
