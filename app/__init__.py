@@ -6,15 +6,26 @@ from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from .settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class RowId(IntegerConverter):
+    """`<int:...>` in every route names a row, so it is at most the largest INTEGER: a larger number is a 404,
+    not an overflow in the database driver (SQLite's refuses anything past 2**63 with a 500)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__, template_folder=str(ROOT / "templates"), instance_path=str(settings.instance_path))
+    app.url_map.converters["int"] = RowId
     app.config.update(
         TRUSTVOTE=settings,
         SECRET_KEY=settings.secret_key,

@@ -32,7 +32,7 @@ def _body() -> dict:
         raise InvalidInput(N_("Send a JSON object (Content-Type: application/json)."))
     try:
         body = request.get_json()
-    except BadRequest:
+    except (BadRequest, RecursionError):  # Python's parser recurses: "[[[[…" a few thousand deep is a 500 else
         raise InvalidInput(N_("The request body is not valid JSON.")) from None
     if not isinstance(body, dict):
         raise InvalidInput(N_("Send a JSON object (Content-Type: application/json)."))

@@ -73,7 +73,9 @@ def ballot_form(round_id: int):
 @bp.post("/kiosk/<int:round_id>/cast")
 def cast_form(round_id: int):
     db = get_db()
-    count = int(request.form.get("count", "0")) if request.form.get("count", "").isdigit() else 0
+    raw_count = request.form.get("count", "")
+    # ASCII digits only, and few: str.isdigit() takes "²", which int() refuses, and int() refuses 4,300 digits
+    count = int(raw_count) if len(raw_count) <= 3 and raw_count.isascii() and raw_count.isdigit() else 0
     marks = "".join(request.form.get(f"mark-{i}", "0") for i in range(min(count, 200)))
     try:
         outcome = casting.cast_ballot(db, code=request.form.get("code", ""), marks=casting.parse_marks(marks),
