@@ -14,7 +14,7 @@ import re
 import secrets as random_source
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from . import audit, tokens
@@ -30,7 +30,7 @@ from .errors import (
     WrongRound,
 )
 from .issuing import UnknownBallot
-from .models import Ballot, KioskFailure, Round, Token, utcnow
+from .models import Ballot, Candidate, KioskFailure, Round, Token, utcnow
 
 NONE, HIGH, TRUST, LOW, SEVERAL = 0, 1, 2, 3, 4
 TABLET_MARKS = frozenset((NONE, HIGH, TRUST, LOW))  # a tablet cannot tick two boxes
@@ -145,7 +145,8 @@ def cast_ballot(
     round_ = session.execute(select(Round).where(Round.id == row.round_id).with_for_update(read=True)
                              .execution_options(populate_existing=True)).scalar_one()  # the locked row, not a copy
     _refuse_unusable(row, round_, kiosk_round)
-    if len(marks) != len(round_.candidates) or any(m not in TABLET_MARKS for m in marks):
+    candidates = session.scalar(select(func.count()).select_from(Candidate).where(Candidate.round_id == round_.id))
+    if len(marks) != candidates or any(m not in TABLET_MARKS for m in marks):
         raise InvalidMarks()
     spent = session.execute(
         update(Token)
@@ -190,9 +191,11 @@ def check_guessing(session: Session, *, tablet: str, address: str, now: dt.datet
     """Raise KioskThrottled if this tablet session (or, far more generously, its address) has sent too many
     codes that matched no ballot lately. Other tablets behind the same address are not held up."""
     since = (now or utcnow()) - FAILURE_WINDOW
-    by_tablet = session.scalar(select(func.count()).where(KioskFailure.tablet == tablet, KioskFailure.at > since))
-    by_address = session.scalar(select(func.count()).where(KioskFailure.address == address,
-                                                           KioskFailure.at > since))
+    # one query for both counts: this runs before every cast, the hot path
+    by_tablet, by_address = session.execute(
+        select(func.count().filter(KioskFailure.tablet == tablet), func.count().filter(KioskFailure.address == address))
+        .where(KioskFailure.at > since, or_(KioskFailure.tablet == tablet, KioskFailure.address == address))
+    ).one()
     if by_tablet >= MAX_FAILURES_PER_TABLET or by_address >= MAX_FAILURES_PER_ADDRESS:
         raise KioskThrottled(minutes=int(FAILURE_WINDOW.total_seconds() // 60))
 

@@ -77,9 +77,16 @@ def cast_form(round_id: int):
     # ASCII digits only, and few: str.isdigit() takes "²", which int() refuses, and int() refuses 4,300 digits
     count = int(raw_count) if len(raw_count) <= 3 and raw_count.isascii() and raw_count.isdigit() else 0
     marks = "".join(request.form.get(f"mark-{i}", "0") for i in range(min(count, 200)))
+    tablet, address = current_tablet(request.form.get("tablet", "")), request.remote_addr or ""
     try:
+        casting.check_guessing(db, tablet=tablet, address=address)
         outcome = casting.cast_ballot(db, code=request.form.get("code", ""), marks=casting.parse_marks(marks),
                                       submission=request.form.get("submission", ""), kiosk_round=round_id)
+    except UnknownBallot as exc:
+        db.rollback()
+        casting.record_guess(db, tablet=tablet, address=address)
+        db.commit()
+        return _refused(round_id, exc)
     except BallotError as exc:
         return _refused(round_id, exc)
     db.commit()  # durable before the voter is told

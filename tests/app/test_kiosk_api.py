@@ -642,3 +642,14 @@ def test_a_kiosk_form_of_another_round_refuses_the_ballot(client, session, kiosk
     for round_id in (other.round_id, 999999):
         response = client.post(f"/kiosk/{round_id}/ballot", data={"code": kiosk.codes[0]})
         assert response.status_code == 409 and WRONG_ROUND in response.get_data(as_text=True)
+
+
+def test_guessing_through_the_no_script_cast_form_is_throttled_too(client, session, kiosk):
+    tablet = new_tablet(client, kiosk.round_id)
+    form = {"submission": submission(), "count": "4", "tablet": tablet, **{f"mark-{i}": "1" for i in range(4)}}
+    for _ in range(10):
+        refused = client.post(f"/kiosk/{kiosk.round_id}/cast", data={**form, "code": unknown_code()})
+        assert refused.status_code == 404
+    throttled = client.post(f"/kiosk/{kiosk.round_id}/cast", data={**form, "code": kiosk.codes[0]})
+    assert throttled.status_code == 429 and THROTTLED in throttled.get_data(as_text=True)
+    assert ballots_cast(session) == 0
