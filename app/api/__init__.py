@@ -69,6 +69,13 @@ def _guarded(action):
         raise
 
 
+@bp.after_request
+def never_cached(response):
+    # answers carry ballot content and codes read from frames: no cache may keep them
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.post("/ballots/open")
 def open_ballot():
     body = _body()

@@ -653,3 +653,9 @@ def test_guessing_through_the_no_script_cast_form_is_throttled_too(client, sessi
     throttled = client.post(f"/kiosk/{kiosk.round_id}/cast", data={**form, "code": kiosk.codes[0]})
     assert throttled.status_code == 429 and THROTTLED in throttled.get_data(as_text=True)
     assert ballots_cast(session) == 0
+
+
+def test_api_answers_are_never_cached(client, kiosk):
+    opened = post_json(client, "/ballots/open", {"code": kiosk.codes[0]})
+    refused = post_json(client, "/ballots/open", {"code": unknown_code()})
+    assert opened.headers["Cache-Control"] == refused.headers["Cache-Control"] == "no-store"
