@@ -64,15 +64,18 @@ def issue(round_id: int):
     streaming = "application/x-ndjson" in request.headers.get("Accept", "")
     if not form.validate_on_submit():
         return _refuse(round_, streaming, 400, issue_form=form)
-    try:
-        issuing.check_can_issue(db, round_, form.count.data)
-    except BallotError as exc:
-        return _refuse(round_, streaming, exc.status, issue_form=form, error=translate_error(exc))
     actor, base_url = current_user.username, current_app.config["TRUSTVOTE"].base_url
-    # the work below has a session of its own, which outlives this view when streaming: end this one's
-    # transaction first (on SQLite it holds the write lock) and touch none of its objects after
+    # The tokens are made in a session of the issue's own, which outlives this view when streaming: end this
+    # one's transaction first (on SQLite it holds the write lock) and touch none of its objects after.
     db.rollback()
-    steps = _issue_and_print(own_session(), round_id, form.count.data, form.paper.data, actor, base_url)
+    work = own_session()
+    try:
+        work_round = work.get(Round, round_id)
+        issued = issuing.issue_ballots(work, work_round, count=form.count.data, paper=form.paper.data, actor=actor)
+    except BallotError as exc:
+        work.close()
+        return _refuse(db.get(Round, round_id), streaming, exc.status, issue_form=form, error=translate_error(exc))
+    steps = _print(work, work_round, issued, form.paper.data, base_url)
     if streaming:
         return Response(_as_lines(steps), mimetype="application/x-ndjson",
                         headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"})
@@ -86,22 +89,20 @@ class Printed:
     pdf: bytes
 
 
-def _issue_and_print(session, round_id: int, count: int, paper: str, actor: str, base_url: str):
-    """Issue and print; yield the number of pages done now and then, and last the Printed PDF.
+def _print(session, round_: Round, issued: issuing.Issued, paper: str, base_url: str):
+    """Print the issued batch; yield the number of pages done now and then, and last the Printed PDF.
 
-    It owns `session`, committed only once the PDF is complete, and closes it: a streamed response is
-    written after the request's context (and its session) is gone.
+    It owns `session`, which holds the new tokens uncommitted: committed only once the PDF is complete, and
+    closed in any case (a streamed response is written after the request's context and its session are gone).
     """
     try:
-        round_ = session.get(Round, round_id)
-        issued = issuing.issue_ballots(session, round_, count=count, paper=paper, actor=actor)
         pdf = io.BytesIO()
         yield from printing.ballot_pages(printing.sheet_of(round_), issued.secrets, pdf, base_url=base_url,
                                          paper=paper)
         session.commit()
     finally:
         session.close()  # without the commit above, this rolls the tokens back
-    yield Printed(f"phieu-tin-nhiem-dot-{round_id}-lo-{issued.batch.id}.pdf", pdf.getvalue())
+    yield Printed(f"phieu-tin-nhiem-dot-{round_.id}-lo-{issued.batch.id}.pdf", pdf.getvalue())
 
 
 def _as_lines(steps):
