@@ -74,6 +74,7 @@ def postgres_ready():
     admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
+            _drop_abandoned(connection, f"{base.database}_trustvote_")
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{own}"')
             connection.exec_driver_sql(f'CREATE DATABASE "{own}"')
         url = base.set(database=own).render_as_string(hide_password=False)
@@ -92,6 +93,26 @@ def postgres_ready():
         with admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
     admin.dispose()
+
+
+def _drop_abandoned(connection, prefix: str) -> None:
+    """Drop the databases of earlier test runs on this machine that were killed before they could clean up."""
+    names = connection.exec_driver_sql("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                       (prefix.replace("_", r"\_") + "%",)).scalars()
+    for name in names:
+        pid = name[len(prefix):]
+        if pid.isdigit() and not _running(int(pid)):
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _reset_postgres(url: str) -> None:
