@@ -27,3 +27,24 @@ def current_tablet(value: str | None = None) -> str:
         return "tablet:" + _serializer().loads(value)
     except BadSignature:
         return "address:" + (request.remote_addr or "")
+
+
+def guarded(action, tablet_field: str | None = None):
+    """Run `action(db)`, a ballot lookup, under the tablet's guessing throttle: raises KioskThrottled first if
+    the tablet (or its address) sent too many unknown codes; a code matching no ballot is remembered (in a
+    transaction of its own, committed) and UnknownBallot raised again."""
+    from ballots import casting
+    from ballots.issuing import UnknownBallot
+
+    from .db import get_db
+
+    db = get_db()
+    tablet, address = current_tablet(tablet_field), request.remote_addr or ""
+    casting.check_guessing(db, tablet=tablet, address=address)
+    try:
+        return action(db)
+    except UnknownBallot:
+        db.rollback()
+        casting.record_guess(db, tablet=tablet, address=address)
+        db.commit()
+        raise

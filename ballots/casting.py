@@ -31,8 +31,8 @@ from .errors import (
 )
 from .issuing import UnknownBallot
 from .models import Ballot, Candidate, KioskFailure, Round, Token, utcnow
+from .tally import HIGH, LOW, NONE, TRUST
 
-NONE, HIGH, TRUST, LOW, SEVERAL = 0, 1, 2, 3, 4
 TABLET_MARKS = frozenset((NONE, HIGH, TRUST, LOW))  # a tablet cannot tick two boxes
 SUBMISSION = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
@@ -72,9 +72,9 @@ class BallotView:
     invalid_mark_policy: str  # "ballot": an unmarked row voids the whole ballot; "row": only that row
 
 
-def _token_row(session: Session, code: str):
+def _token_row(session: Session, secret_hash: bytes):
     row = session.execute(select(Token.id, Token.round_id, Token.state, Token.submission_hash)
-                          .where(Token.secret_hash == tokens.hash_secret(tokens.secret_of(code)))).first()
+                          .where(Token.secret_hash == secret_hash)).first()
     if row is None:
         raise UnknownBallot()
     return row
@@ -96,7 +96,7 @@ def show_ballot(session: Session, *, code: str, kiosk_round: int | None = None) 
 
     Raises MalformedCode, UnknownBallot, WrongRound, BallotVoided, BallotAlreadyUsed, RoundNotOpen.
     """
-    row = _token_row(session, code)
+    row = _token_row(session, tokens.hash_secret(tokens.secret_of(code)))
     round_ = session.get(Round, row.round_id)
     _refuse_unusable(row, round_, kiosk_round)
     return BallotView(round_id=round_.id, committee=round_.conference.committee.name,
@@ -138,7 +138,7 @@ def cast_ballot(
     """
     secret_hash = tokens.hash_secret(tokens.secret_of(code))
     ours = submission_hash(submission)
-    row = _token_row(session, code)
+    row = _token_row(session, secret_hash)
     if row.state == "cast" and row.submission_hash == ours and (kiosk_round is None or row.round_id == kiosk_round):
         return ALREADY_RECORDED
     # share-lock the round: it cannot be closed between this check and the commit

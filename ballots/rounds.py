@@ -18,9 +18,6 @@ from .committees import _clean
 from .errors import N_, CandidateOnBoard, InvalidInput, NotFound, RoundNotDraft, TooManyPlaces
 from .models import Account, BoardMember, Candidate, Committee, Conference, Person, Round
 
-TERM_FORMAT_HINT = "2020-2025"
-
-
 def create_conference(
     session: Session, *, committee: Committee, name: str, held_on: dt.date, place: str, term: str, actor: str
 ) -> Conference:

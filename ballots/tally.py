@@ -7,7 +7,7 @@ candidate need not add up to 100 %.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -38,9 +38,6 @@ class CandidateCount:
     low: int
     invalid: int  # rows not counted on sheets that were otherwise valid (invalid_mark_policy "row")
     flags: dict[str, bool]
-
-    def percent(self, count: int, base: int) -> str:
-        return percent(count, base)
 
 
 @dataclass(frozen=True)
@@ -137,7 +134,3 @@ def tally(
 def named_consequences(count: CandidateCount, rule_set: RuleSet) -> list[str]:
     """The consequences the rule set names for the thresholds this candidate crossed, in threshold order."""
     return [rule_set.consequences[key] for key in THRESHOLDS if count.flags[key] and key in rule_set.consequences]
-
-
-def as_sheets(rows: Sequence[tuple[bytes, Iterable[str]]]) -> list[Sheet]:
-    return [Sheet(marks=bytes(marks), flaws=frozenset(flaws)) for marks, flaws in rows]

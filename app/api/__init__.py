@@ -12,12 +12,11 @@ from werkzeug.exceptions import BadRequest
 
 from ballots import casting, scanning
 from ballots.errors import N_, BallotError, InvalidInput
-from ballots.issuing import UnknownBallot
 
 from ..db import get_db
 from ..i18n import translate_error
 from ..security import csrf
-from ..tablets import current_tablet
+from ..tablets import guarded
 from .openapi import document
 
 bp = Blueprint("api", __name__)
@@ -55,20 +54,6 @@ def _round(body: dict) -> int | None:
     return value
 
 
-def _guarded(action):
-    """Run a ballot lookup under the tablet's guessing throttle; a code matching no ballot counts against it."""
-    db = get_db()
-    tablet, address = current_tablet(), request.remote_addr or ""
-    casting.check_guessing(db, tablet=tablet, address=address)
-    try:
-        return action(db)
-    except UnknownBallot:
-        db.rollback()
-        casting.record_guess(db, tablet=tablet, address=address)
-        db.commit()
-        raise
-
-
 @bp.after_request
 def never_cached(response):
     # answers carry ballot content and codes read from frames: no cache may keep them
@@ -80,7 +65,7 @@ def never_cached(response):
 def open_ballot():
     body = _body()
     code, kiosk_round = _text(body, "code"), _round(body)
-    view = _guarded(lambda db: casting.show_ballot(db, code=code, kiosk_round=kiosk_round))
+    view = guarded(lambda db: casting.show_ballot(db, code=code, kiosk_round=kiosk_round))
     return jsonify(round=view.round_id, committee=view.committee, conference=view.conference, title=view.title,
                    invalid_mark_policy=view.invalid_mark_policy,
                    candidates=[{"name": name, "post": post} for name, post in view.candidates])
@@ -97,7 +82,7 @@ def cast():
         db.commit()  # durable before the tablet says "recorded"
         return outcome
 
-    outcome = _guarded(spend)
+    outcome = guarded(spend)
     return jsonify(status=outcome, message=_("Your ballot has been recorded.")), (
         201 if outcome == casting.RECORDED else 200)
 

@@ -14,12 +14,11 @@ from flask import Blueprint, render_template, request
 
 from ballots import casting, rounds
 from ballots.errors import BallotError
-from ballots.issuing import UnknownBallot
 
 from ..db import get_db
 from ..i18n import translate_error
 from ..security import csrf
-from ..tablets import current_tablet, new_tablet
+from ..tablets import guarded, new_tablet
 
 bp = Blueprint("kiosk", __name__)
 csrf.exempt(bp)  # no session and no ambient authority here: each request carries the ballot's own secret
@@ -53,17 +52,10 @@ def _refused(round_id, exc: BallotError):
 @bp.post("/kiosk/<int:round_id>/ballot")
 def ballot_form(round_id: int):
     """Without JavaScript: the ballot as a form of radio buttons, for the code typed or scanned."""
-    db = get_db()
     code = request.form.get("code", "")
     tablet = request.form.get("tablet", "")
     try:
-        casting.check_guessing(db, tablet=current_tablet(tablet), address=request.remote_addr or "")
-        view = casting.show_ballot(db, code=code, kiosk_round=round_id)
-    except UnknownBallot as exc:
-        db.rollback()
-        casting.record_guess(db, tablet=current_tablet(tablet), address=request.remote_addr or "")
-        db.commit()
-        return _refused(round_id, exc)
+        view = guarded(lambda db: casting.show_ballot(db, code=code, kiosk_round=round_id), tablet)
     except BallotError as exc:
         return _refused(round_id, exc)
     return render_template("kiosk/ballot_form.html", view=view, code=code, round_id=round_id, tablet=tablet,
@@ -77,16 +69,10 @@ def cast_form(round_id: int):
     # ASCII digits only, and few: str.isdigit() takes "²", which int() refuses, and int() refuses 4,300 digits
     count = int(raw_count) if len(raw_count) <= 3 and raw_count.isascii() and raw_count.isdigit() else 0
     marks = "".join(request.form.get(f"mark-{i}", "0") for i in range(min(count, 200)))
-    tablet, address = current_tablet(request.form.get("tablet", "")), request.remote_addr or ""
     try:
-        casting.check_guessing(db, tablet=tablet, address=address)
-        outcome = casting.cast_ballot(db, code=request.form.get("code", ""), marks=casting.parse_marks(marks),
-                                      submission=request.form.get("submission", ""), kiosk_round=round_id)
-    except UnknownBallot as exc:
-        db.rollback()
-        casting.record_guess(db, tablet=tablet, address=address)
-        db.commit()
-        return _refused(round_id, exc)
+        outcome = guarded(lambda db: casting.cast_ballot(
+            db, code=request.form.get("code", ""), marks=casting.parse_marks(marks),
+            submission=request.form.get("submission", ""), kiosk_round=round_id), request.form.get("tablet", ""))
     except BallotError as exc:
         return _refused(round_id, exc)
     db.commit()  # durable before the voter is told

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from werkzeug.serving import make_server
@@ -61,14 +62,10 @@ def browser():
             browser.close()
 
 
-@pytest.fixture
-def page(browser, live_server):
-    """A fresh tablet-sized page (own cookies, Vietnamese locale) whose relative URLs go to the live server.
-
-    It depends on live_server so that it is closed first: the browser drops its keep-alive connections before
-    the server shuts down.
-    """
-    context = browser.new_context(base_url=live_server, viewport=LANDSCAPE, device_scale_factor=1,
+@contextmanager
+def tablet_page(browser, base_url: str) -> Iterator:
+    """A fresh tablet-sized page (own cookies, Vietnamese locale) whose relative URLs go to `base_url`."""
+    context = browser.new_context(base_url=base_url, viewport=LANDSCAPE, device_scale_factor=1,
                                   locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh")
     context.set_default_timeout(10_000)
     page = context.new_page()
@@ -77,3 +74,11 @@ def page(browser, live_server):
     finally:
         page.close()
         context.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A tablet page on the live server. It depends on live_server so that it is closed first: the browser
+    drops its keep-alive connections before the server shuts down."""
+    with tablet_page(browser, live_server) as page:
+        yield page

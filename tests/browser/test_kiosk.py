@@ -24,7 +24,13 @@ from sqlalchemy import select
 
 from ballots import casting, issuing, printing, rounds, tokens
 from ballots.models import Ballot
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LANDSCAPE, PORTRAIT
+from tests.browser.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LANDSCAPE,
+    PORTRAIT,
+    tablet_page,
+)
 from tests.browser.test_round_flow import Shots, assert_fits, assert_tap_targets
 
 pytestmark = pytest.mark.browser
@@ -113,15 +119,8 @@ def camera_browser(browser: Browser, voting_round, tmp_path) -> Iterator[Browser
 @pytest.fixture
 def tablet(camera_browser: Browser, live_server) -> Iterator[Page]:
     """The kiosk tablet: landscape 10-inch, Vietnamese, with the camera."""
-    context = camera_browser.new_context(base_url=live_server, viewport=LANDSCAPE, device_scale_factor=1,
-                                         locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    try:
+    with tablet_page(camera_browser, live_server) as page:
         yield page
-    finally:
-        page.close()
-        context.close()
 
 
 def code_of(secret: bytes) -> str:
