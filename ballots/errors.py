@@ -115,3 +115,38 @@ class InvalidMarks(InvalidInput):
 class KioskThrottled(BallotError):
     status = 429
     message = N_("Too many wrong codes from this tablet. Wait %(minutes)s minutes, or ask the counting board.")
+
+
+class RoundSealed(Conflict):
+    message = N_("The result of this round is sealed: nothing about it can change.")
+
+
+class NotCountingNow(Conflict):
+    message = N_("This can be done only after voting is closed and before the count is finished; the round is %(state)s.")
+
+
+class NotOnBoard(BallotError):
+    status = 403
+    message = N_("Only a member of this round's counting board can do this.")
+
+
+class PaperMarksInvalid(InvalidInput):
+    message = N_("Key one mark per candidate: %(count)s digits, each 0 (none), 1 (high trust), 2 (trust), "
+                 "3 (low trust) or 4 (several boxes).")
+
+
+class SheetsUnsettled(Conflict):
+    message = N_("%(count)s paper ballots are not settled: their entries disagree or too few tellers entered them. "
+                 "Enter them or rule on them first.")
+
+
+class NotCounted(Conflict):
+    message = N_("The round has not been counted yet; it is %(state)s.")
+
+
+class AlreadyApproved(Conflict):
+    message = N_("You have already approved this count.")
+
+
+class AnomalyNotRuled(Conflict):
+    message = N_("The count shows an anomaly; the board must record its ruling on it before approving.")

@@ -26,7 +26,8 @@ from .models import IssueBatch, Round, Token
 # issuing in draft moves the round on; spares can be issued later while the vote is still open
 ISSUING_STATES = ("draft", "issued", "open")
 # the words a refusal uses for the state it met
-STATE_WORDS = {"closed": N_("closed"), "counted": N_("counted"), "sealed": N_("sealed"),
+STATE_WORDS = {"draft": N_("in draft"), "issued": N_("issued, not yet open"), "open": N_("open for voting"),
+               "closed": N_("closed"), "counted": N_("counted"), "sealed": N_("sealed"),
                "published": N_("published"), "cast": N_("cast"), "void": N_("voided")}
 PAPERS = ("A4", "A5")
 MAX_BATCH = 5000

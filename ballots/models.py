@@ -173,6 +173,11 @@ class Round(Base):
     places_limit: Mapped[int | None] = mapped_column(Integer)
     audience: Mapped[list] = mapped_column(JSON)
     paper_entries: Mapped[int] = mapped_column(Integer)
+    # approvals of board members that seal the count; None: more than half of the board
+    approvals_required: Mapped[int | None] = mapped_column(Integer)
+    # the board's written ruling on an anomaly of the count (more sheets collected than issued, ...)
+    anomaly_ruling: Mapped[str | None] = mapped_column(Text)
+    anomaly_ruled_by: Mapped[str | None] = mapped_column(String(120))
     conference: Mapped[Conference] = relationship(back_populates="rounds")
     candidates: Mapped[list[Candidate]] = relationship(
         back_populates="round", order_by="Candidate.position", cascade="all, delete-orphan"
@@ -189,6 +194,11 @@ class Round(Base):
     @property
     def absent(self) -> int:
         return self.convened - self.present
+
+    @property
+    def approvals_needed(self) -> int:
+        """How many board members must approve the count before it is sealed."""
+        return self.approvals_required or len(self.board) // 2 + 1
 
     @property
     def is_draft(self) -> bool:
@@ -311,3 +321,76 @@ class AuditHead(Base):
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class PaperEntry(Base):
+    """One teller's reading of one paper sheet. A sheet counts only when the entries of enough tellers agree.
+
+    `sheet` names the sheet within the round: "t<token id>" for a ballot of this round; "x<hash>" for a code
+    that is not one of this round's ballots (unknown or of another round); "n<k>" for a teller's k-th sheet
+    without a readable code. The token's secret is never stored, only what the board needs to match entries.
+    Paper sheets are linked to their tokens here by design (the sheet itself carries the QR); tablet ballots
+    never appear in this table.
+    """
+
+    __tablename__ = "paper_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="RESTRICT"), index=True)
+    sheet: Mapped[str] = mapped_column(String(40))
+    teller_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"))
+    marks: Mapped[bytes] = mapped_column(LargeBinary(200))
+    flaws: Mapped[str] = mapped_column(String(60), default="")  # sorted, comma-joined (tally reasons)
+    entered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    teller: Mapped[Account] = relationship()
+    __table_args__ = (UniqueConstraint("round_id", "sheet", "teller_id", name="uq_paper_entry_once"),)
+
+
+class SetAside(Base):
+    """A sheet set aside at paper entry as a duplicate, counted nowhere: its code was already used on a tablet,
+    or the same teller had already entered a sheet with that code (a copy)."""
+
+    __tablename__ = "set_aside"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="RESTRICT"), index=True)
+    sheet: Mapped[str] = mapped_column(String(40))
+    teller_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"))
+    reason: Mapped[str] = mapped_column(String(8))
+    entered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    teller: Mapped[Account] = relationship()
+    __table_args__ = (CheckConstraint("reason IN ('tablet','again')", name="reason"),)
+
+
+class SheetRuling(Base):
+    """The board's decision on a paper sheet whose entries disagreed (or were too few): what it counts as."""
+
+    __tablename__ = "sheet_ruling"
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="RESTRICT"), primary_key=True)
+    sheet: Mapped[str] = mapped_column(String(40), primary_key=True)
+    marks: Mapped[bytes] = mapped_column(LargeBinary(200))
+    flaws: Mapped[str] = mapped_column(String(60), default="")
+    ruled_by: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"))
+    ruled_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ruler: Mapped[Account] = relationship()
+
+
+class Approval(Base):
+    """A board member's approval of the count, given in their own session."""
+
+    __tablename__ = "approval"
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="RESTRICT"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"), primary_key=True)
+    approved_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    account: Mapped[Account] = relationship()
+
+
+class Result(Base):
+    """The sealed result of a round: its canonical JSON document (trustvote.result/1) and Ed25519 signature."""
+
+    __tablename__ = "result"
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="RESTRICT"), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly the bytes signed
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the document: the result's fingerprint
+    signature: Mapped[str] = mapped_column(String(100))
+    public_key: Mapped[str] = mapped_column(String(64))
+    key_fingerprint: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -8,7 +8,10 @@
      "candidates": [{"position", "name", "post", "high", "trust", "low", "invalid",
                      "flags": {"more_than_half", "two_thirds_or_more", "more_than_two_thirds"}}],
      "anomalies": [...], "token_commitment": hex, "ballots_digest": hex,
-     "audit_head": {"seq", "hash"}, "approved_by": [...], "software": "trustvote X.Y.Z"}
+     "audit_head": {"seq", "hash"}, "approved_by": [...], "sealed_at": ISO UTC time,
+     "set_aside": {"duplicates": sheets set aside as copies of a ballot already used, counted nowhere},
+     "rulings": {"sheets": paper sheets decided by the board, "anomaly": the board's ruling on an anomaly or null},
+     "software": "trustvote X.Y.Z"}
 
 Canonical: keys sorted, no spaces, UTF-8 (audit.canonical_json). The signed envelope is
 {"result": <document>, "signature": base64 Ed25519 over the canonical document, "public_key": hex, "fingerprint":
@@ -33,8 +36,11 @@ FORMAT = "trustvote.result/1"
 EXPORT_FORMAT = "trustvote.ballots/1"
 
 
+DIGITS = bytes.maketrans(bytes(range(10)), b"0123456789")
+
+
 def sheet_line(sheet: Sheet) -> str:
-    return "".join(str(m) for m in sheet.marks) + " " + (",".join(sorted(sheet.flaws)) or "-")
+    return sheet.marks.translate(DIGITS).decode() + " " + (",".join(sorted(sheet.flaws)) or "-")
 
 
 def ballots_digest(sheets: Iterable[Sheet]) -> str:
@@ -57,6 +63,10 @@ def document(
     digest: str,
     audit_head: tuple[int, str],
     approved_by: list[str],
+    sealed_at: str | None = None,
+    set_aside: int = 0,
+    ruled_sheets: int = 0,
+    anomaly_ruling: str | None = None,
 ) -> dict:
     return {
         "format": FORMAT,
@@ -79,6 +89,9 @@ def document(
         "ballots_digest": digest,
         "audit_head": {"seq": audit_head[0], "hash": audit_head[1]},
         "approved_by": sorted(approved_by),
+        "sealed_at": sealed_at,
+        "set_aside": {"duplicates": set_aside},
+        "rulings": {"sheets": ruled_sheets, "anomaly": anomaly_ruling},
         "software": f"trustvote {__version__}",
     }
 

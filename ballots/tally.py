@@ -72,7 +72,7 @@ def sheet_reasons(sheet: Sheet, rule_set: RuleSet) -> list[str]:
     reasons = [flaw for flaw in (NOT_ISSUED, CROSSED_OUT) if flaw in sheet.flaws]
     if EXTRA_WRITING in sheet.flaws and rule_set.extra_writing_policy == "void":
         reasons.append(EXTRA_WRITING)
-    if rule_set.invalid_mark_policy == "ballot" and any(m in (NONE, SEVERAL) for m in sheet.marks):
+    if rule_set.invalid_mark_policy == "ballot" and (NONE in sheet.marks or SEVERAL in sheet.marks):
         reasons.append(BAD_MARKS)
     return reasons
 
@@ -93,28 +93,33 @@ def tally(
     boxes is not counted while the rest of the sheet is. Anomalies are named, not corrected: more sheets
     collected than issued (the board must rule before approving), more issued than present.
     """
-    high, trust, low, bad_rows = [0] * candidates, [0] * candidates, [0] * candidates, [0] * candidates
-    collected = valid = 0
+    # The per-sheet loop only sorts sheets into valid and invalid; the rows of the valid ones are then counted
+    # column by column over one joined byte string (C speed: a province counts 10^5 ballots of 40 rows).
+    collected = 0
     reasons = dict.fromkeys(REASONS, 0)
+    valid_marks: list[bytes] = []
+    whole_ballot_marks = rule_set.invalid_mark_policy == "ballot"
     for sheet in sheets:
-        if len(sheet.marks) != candidates:
+        marks = sheet.marks
+        if len(marks) != candidates:
             raise ValueError("a sheet must have one mark per candidate")
         collected += 1
-        wrong = sheet_reasons(sheet, rule_set)
-        if wrong:
-            # a sheet is invalid once; its first reason is the one it is counted under
-            reasons[wrong[0]] += 1
-            continue
-        valid += 1
-        for row, mark in enumerate(sheet.marks):
-            if mark == HIGH:
-                high[row] += 1
-            elif mark == TRUST:
-                trust[row] += 1
-            elif mark == LOW:
-                low[row] += 1
-            else:
-                bad_rows[row] += 1
+        if sheet.flaws or (whole_ballot_marks and (NONE in marks or SEVERAL in marks)):
+            wrong = sheet_reasons(sheet, rule_set)
+            if wrong:
+                # a sheet is invalid once; its first reason is the one it is counted under
+                reasons[wrong[0]] += 1
+                continue
+        valid_marks.append(marks)
+    valid = len(valid_marks)
+    joined = b"".join(valid_marks)
+    high, trust, low, bad_rows = [], [], [], []
+    for row in range(candidates):
+        column = joined[row::candidates] if candidates else b""
+        high.append(column.count(HIGH))
+        trust.append(column.count(TRUST))
+        low.append(column.count(LOW))
+        bad_rows.append(valid - high[-1] - trust[-1] - low[-1])
     base = {"collected": collected, "issued": issued, "convened": convened}[rule_set.base]
     counts = tuple(
         CandidateCount(high=high[i], trust=trust[i], low=low[i], invalid=bad_rows[i],
