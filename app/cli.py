@@ -8,13 +8,15 @@ import sys
 from contextlib import contextmanager
 
 import click
+from sqlalchemy import func, select
 from flask.cli import FlaskGroup
 
-from ballots import accounts, audit, schema
+from ballots import accounts, audit, counting, schema, signing
 from ballots.db import make_engine, make_sessionmaker, reading
+from ballots.models import Result
 
 from . import create_app
-from .settings import database_url_from_env, init_instance, instance_from_env
+from .settings import SIGNING_KEY_FILE, database_url_from_env, init_instance, instance_from_env
 
 DEMO_BALLOTS = "demo-ballots.pdf"
 main = FlaskGroup(create_app=create_app, help="TrustVote: trust votes from set-up to signed, published result.")
@@ -147,15 +149,25 @@ def audit_group():
 
 @audit_group.command("verify", with_appcontext=False)
 def audit_verify():
-    """Walk the chain; name the first broken entry and exit 1 if there is one."""
+    """Walk the chain, then check every sealed result against its rows and the instance's key; exit 1 on any
+    problem, naming the first broken entry and each result that no longer holds."""
+    key_path = instance_from_env() / SIGNING_KEY_FILE
+    public_key = signing.public_bytes(signing.load_private_key(key_path)) if key_path.exists() else None
     with _session() as session:
         verdict = audit.verify(reading(session))
+        problems = counting.verify_sealed(session, public_key)
+        sealed = session.scalar(select(func.count()).select_from(Result))
     if verdict.ok:
         click.echo(f"audit chain intact: {verdict.entries} entries, head {verdict.head}")
-        return
-    click.echo(f"audit chain BROKEN at entry {verdict.broken_seq}: {verdict.reason} "
-               f"({verdict.entries} entries verified before it)", err=True)
-    sys.exit(1)
+    else:
+        click.echo(f"audit chain BROKEN at entry {verdict.broken_seq}: {verdict.reason} "
+                   f"({verdict.entries} entries verified before it)", err=True)
+    for problem in problems:
+        click.echo(f"sealed result BROKEN: {problem}", err=True)
+    if not problems:
+        click.echo(f"sealed results intact: {sealed}")
+    if problems or not verdict.ok:
+        sys.exit(1)
 
 
 @main.group("account")
