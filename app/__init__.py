@@ -58,12 +58,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .board import bp as board_bp
+    from .count import bp as count_bp
     from .kiosk import bp as kiosk_bp
     from .organize import bp as organize_bp
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(organize_bp)
     app.register_blueprint(board_bp)
+    app.register_blueprint(count_bp, url_prefix="/count")
     app.register_blueprint(kiosk_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(admin_bp, url_prefix="/admin")

@@ -155,3 +155,42 @@ class VoidForm(FlaskForm):
                        description=_l("Scan the QR code or type the code printed under it."))
     reason = StringField(_l("Reason"), validators=[DataRequired(REQUIRED), Length(max=200)],
                          description=_l("For example: sheet lost, sheet spoiled while writing."))
+
+
+class PaperEntryForm(FlaskForm):
+    """One paper sheet as a teller reads it: its code (scanned or typed), then one keystroke per candidate."""
+
+    code = StringField(_l("Ballot code"), validators=[Optional(), Length(max=200)],
+                       description=_l("Scan the QR code (the scanner types it) or type the code printed under it."))
+    no_code = BooleanField(_l("The sheet has no readable code (not issued by this board)"))
+    marks = StringField(_l("Marks, one digit per candidate in ballot order"), validators=[Optional(), Length(max=200)],
+                        description=_l("1 high trust · 2 trust · 3 low trust · 0 no box ticked · 4 several boxes"))
+    crossed_out = BooleanField(_l("A printed name is crossed out"))
+    extra_writing = BooleanField(_l("Names or writing added to the sheet"))
+    correct = BooleanField(_l("Correct my earlier entry of this sheet"))
+
+    def validate(self, extra_validators=None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        if not self.no_code.data and not (self.code.data or "").strip():
+            self.code.errors.append(_l("Scan or type the ballot's code, or tick that it has none."))
+            return False
+        return True
+
+    def flaws(self) -> list[str]:
+        return [name for name in ("crossed_out", "extra_writing") if getattr(self, name).data]
+
+
+class RulingForm(FlaskForm):
+    """The board's decision on a paper sheet whose entries disagree."""
+
+    marks = StringField(_l("Marks, one digit per candidate in ballot order"), validators=[Optional(), Length(max=200)])
+    crossed_out = BooleanField(_l("A printed name is crossed out"))
+    extra_writing = BooleanField(_l("Names or writing added to the sheet"))
+
+    def flaws(self) -> list[str]:
+        return [name for name in ("crossed_out", "extra_writing") if getattr(self, name).data]
+
+
+class AnomalyForm(FlaskForm):
+    ruling = StringField(_l("The board's ruling"), validators=[DataRequired(REQUIRED), Length(max=1000)])

@@ -5,6 +5,9 @@ from __future__ import annotations
 from flask import Flask, session
 from flask_babel import Babel, gettext, lazy_gettext as _l
 
+from ballots.results import DIGITS
+from ballots.tally import percent
+
 LANGUAGES = ("vi", "en")
 
 
@@ -27,6 +30,22 @@ THRESHOLD_NAMES = {
     "two_thirds_or_more": _l("Two thirds or more low trust (3 × low ≥ 2 × N)"),
     "more_than_two_thirds": _l("More than two thirds low trust (3 × low > 2 × N)"),
 }
+REASON_NAMES = {
+    "not_issued": _l("Not issued by this counting board"),
+    "crossed_out": _l("A printed name crossed out"),
+    "extra_writing": _l("Names or writing added"),
+    "bad_marks": _l("A row with no box or several boxes ticked"),
+}
+ANOMALY_NAMES = {
+    "collected_exceeds_issued": _l("More sheets were collected than were issued: the board must rule on it before "
+                                   "approving."),
+    "issued_exceeds_present": _l("More ballots were issued than delegates were present."),
+}
+BASE_SENTENCES = {
+    "collected": _l("Percentages are of the %(count)s ballots collected."),
+    "issued": _l("Percentages are of the %(count)s ballots issued."),
+    "convened": _l("Percentages are of the %(count)s people convened."),
+}
 ROLE_NAMES = {"organizer": _l("Organizer"), "teller": _l("Teller"), "viewer": _l("Viewer")}
 
 
@@ -41,7 +60,18 @@ def init_app(app: Flask) -> None:
             "state_name": lambda state: STATE_NAMES.get(state, state),
             "threshold_name": lambda key: THRESHOLD_NAMES.get(key, key),
             "role_name": lambda role: ROLE_NAMES.get(role, role),
+            "reason_name": lambda key: REASON_NAMES.get(key, key),
+            "anomaly_name": lambda key: ANOMALY_NAMES.get(key, key),
+            "base_sentence": lambda name, count: BASE_SENTENCES[name] % {"count": count},
+            "pct": percentage,
+            "marks_text": lambda marks: marks.translate(DIGITS).decode(),
         }
+
+
+def percentage(count: int, base: int) -> str:
+    """A share for display: two decimals rounded half up, with the decimal comma in Vietnamese."""
+    value = percent(count, base)
+    return value.replace(".", ",") if select_locale() == "vi" else value
 
 
 def translate(message: str, params: dict) -> str:

@@ -286,6 +286,13 @@ def set_aside_count(session: Session, round_: Round) -> int:
     return max(per_teller, default=0)
 
 
+def set_aside_list(session: Session, round_: Round) -> list[tuple[str, str, str, dt.datetime]]:
+    """Every sheet set aside, for the entry log: (teller, sheet, reason, when)."""
+    return list(session.execute(
+        select(Account.display_name, SetAside.sheet, SetAside.reason, SetAside.entered_at)
+        .join(Account, Account.id == SetAside.teller_id).where(SetAside.round_id == round_.id).order_by(SetAside.id)))
+
+
 @dataclass(frozen=True)
 class Progress:
     sheets: int

@@ -26,7 +26,7 @@ from ballots.accounts import has_role
 from ballots.errors import BallotError
 from ballots.models import IssueBatch, Round
 
-from ..access import require_role
+from ..access import holds, require_role
 from ..db import get_db, own_session
 from ..forms import IssueForm, VoidForm
 from ..i18n import translate_error
@@ -43,6 +43,7 @@ def _page(round_, status=200, issue_form=None, void_form=None, error=None):
     return render_template("board/ballots.html", round=round_, numbers=numbers, issue_form=issue_form,
                            void_form=void_form or VoidForm(formdata=None), batches=batches, error=error,
                            is_organizer=has_role(current_user.account, "organizer", g.committee),
+                           on_board=holds(current_user.account, "board", g.committee),
                            can_issue=round_.state in issuing.ISSUING_STATES), status
 
 

@@ -6,3 +6,6 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+document.addEventListener("click", function (event) {
+  if (event.target.closest && event.target.closest(".js-print")) window.print();
+});
