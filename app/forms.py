@@ -117,6 +117,9 @@ class SettingsForm(FlaskForm):
 
 class BoardForm(FlaskForm):
     tellers = MultiCheckboxField(_l("Counting board"), coerce=int)
+    approvals = IntegerField(_l("Approvals that seal the count"), validators=[
+        Optional(), NumberRange(min=1, max=50, message=_l("Enter a number from 1, or leave empty."))],
+        description=_l("Leave empty for more than half of the board."))
 
 
 class AccountForm(FlaskForm):

@@ -179,12 +179,19 @@ def override_settings(session: Session, round_: Round, *, actor: str, **settings
                  details={"settings": changed.settings()})
 
 
-def set_board(session: Session, round_: Round, account_ids: Sequence[int], *, actor: str) -> None:
-    """Name the counting board: accounts holding the teller role on the round's committee, none a candidate.
+def set_board(
+    session: Session, round_: Round, account_ids: Sequence[int], *, approvals_required: int | None = None, actor: str
+) -> None:
+    """Name the counting board: accounts holding the teller role on the round's committee, none a candidate;
+    and how many of them must approve the count to seal it (None: more than half of the board).
 
-    Raises RoundNotDraft, InvalidInput (unknown account, no teller role), CandidateOnBoard.
+    Raises RoundNotDraft, InvalidInput (unknown account, no teller role, more approvals than members),
+    CandidateOnBoard.
     """
     _require_draft(round_)
+    if approvals_required is not None and not 1 <= approvals_required <= len(set(account_ids)):
+        raise InvalidInput(N_("A board of %(board)s members cannot give %(count)s approvals."),
+                           board=len(set(account_ids)), count=approvals_required)
     committee = round_.conference.committee
     accounts = list(session.scalars(select(Account).where(Account.id.in_(set(account_ids)))))
     if len(accounts) != len(set(account_ids)):
@@ -199,6 +206,7 @@ def set_board(session: Session, round_: Round, account_ids: Sequence[int], *, ac
     session.flush()
     for account in sorted(accounts, key=lambda a: a.id):
         round_.board.append(BoardMember(account_id=account.id))
+    round_.approvals_required = approvals_required
     session.flush()
     audit.record(session, actor=actor, action="round.board", subject=f"round:{round_.id}",
-                 details={"accounts": sorted(a.id for a in accounts)})
+                 details={"accounts": sorted(a.id for a in accounts), "approvals_required": approvals_required})

@@ -73,7 +73,8 @@ def _forms(db, round_: Round, **submitted):
         "numbers": NumbersForm(obj=round_, formdata=None),
         "rule_set": RuleSetForm(rule_set=round_.rule_set, formdata=None),
         "settings": SettingsForm(obj=round_, formdata=None),
-        "board": BoardForm(tellers=[m.account_id for m in round_.board], formdata=None),
+        "board": BoardForm(tellers=[m.account_id for m in round_.board], approvals=round_.approvals_required,
+                           formdata=None),
     }
     forms.update(submitted)
     forms["board"].tellers.choices = options((a.id, a.display_name) for a in _tellers_of(db, round_))
@@ -179,4 +180,5 @@ def round_board(round_id: int):
     form = BoardForm()
     form.tellers.choices = options((a.id, a.display_name) for a in _tellers_of(db, round_))
     return _change(round_, form, lambda db: rounds.set_board(
-        db, round_, form.tellers.data or [], actor=current_user.username), "board")
+        db, round_, form.tellers.data or [], approvals_required=form.approvals.data, actor=current_user.username),
+        "board")

@@ -263,3 +263,24 @@ def test_the_sealed_export_recounts_to_the_sealed_result(session, world, countin
     assert export["ballots"] == sorted(export["ballots"])
     lines = "".join(line + "\n" for line in export["ballots"]).encode()
     assert hashlib.sha256(lines).hexdigest() == json.loads(result.document)["ballots_digest"]
+
+
+def test_a_round_may_ask_for_fewer_approvals_than_a_majority_but_never_more_than_its_board(session, world):
+    round_ = rounds.create_round(session, conference=world.conference, title="Vòng một người duyệt",
+                                 convened=10, present=10, actor="test")
+    board = [world.accounts["teller"].id, world.accounts["teller2"].id]
+    with pytest.raises(InvalidInput):
+        rounds.set_board(session, round_, board, approvals_required=3, actor="test")
+    rounds.set_board(session, round_, board, approvals_required=1, actor="test")
+    assert round_.approvals_needed == 1
+    rounds.set_board(session, round_, board, actor="test")
+    assert round_.approvals_needed == 2  # more than half of 2
+
+
+def test_one_approval_seals_when_the_round_asks_for_one(session, world, counting_round):
+    round_, codes = counting_round
+    round_.approvals_required = 1  # set in draft through rounds.set_board; the fixture's round is past draft
+    _enter(session, world, round_, codes[3])
+    counting.count_round(session, round_, account=world.accounts["teller"])
+    assert counting.approve(session, round_, account=world.accounts["teller"], key=KEY) is True
+    assert round_.state == "sealed"
