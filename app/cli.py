@@ -19,6 +19,7 @@ from . import create_app
 from .settings import SIGNING_KEY_FILE, database_url_from_env, init_instance, instance_from_env
 
 DEMO_BALLOTS = "demo-ballots.pdf"
+DEMO_PAPER = "demo-paper-ballots.pdf"
 main = FlaskGroup(create_app=create_app, help="TrustVote: trust votes from set-up to signed, published result.")
 
 
@@ -75,7 +76,7 @@ def demo_command(if_empty: bool):
 
     from .settings import base_url_from_env
 
-    pdf_path = instance_from_env() / DEMO_BALLOTS
+    pdf_path, paper_path = instance_from_env() / DEMO_BALLOTS, instance_from_env() / DEMO_PAPER
     with _session() as session:
         if demo.has_data(session):
             if if_empty:
@@ -83,13 +84,14 @@ def demo_command(if_empty: bool):
                 return
             raise click.ClickException("the database already has committees; the demo loads into an empty one")
         pdf_path.parent.mkdir(parents=True, exist_ok=True)
-        with _private_file(str(pdf_path)) as out:
-            demo.load(session, ballots_pdf=out, base_url=base_url_from_env())
+        with _private_file(str(pdf_path)) as out, _private_file(str(paper_path)) as paper:
+            demo.load(session, ballots_pdf=out, paper_pdf=paper, base_url=base_url_from_env())
         session.commit()
     click.echo("demo province loaded; logins:")
     for login in demo.LOGINS:
         click.echo(f"  {login.role:<13} {login.username:<12} {login.password}")
     click.echo(f"ballots of the round ready to vote ({demo.READY_COMMUNE}): {pdf_path}")
+    click.echo(f"paper ballots of the round ready to count ({demo.COUNTING_COMMUNE}): {paper_path}")
 
 
 @main.group("ballots")

@@ -2,7 +2,8 @@
 
 Three levels below the province (districts, communes, Party cells), Vietnamese names and posts, district
 secretaries who also sit on the provincial committee, a conference with a round in draft, another whose ballots
-are issued and printed (ready to vote), and an account of each role.
+are issued and printed (ready to vote), a third whose tablet voting is over and whose paper ballots wait to be
+counted (printed too, so a newcomer can key them in), and an account of each role.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import BinaryIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import accounts, committees, issuing, printing, rounds
+from . import accounts, casting, committees, issuing, printing, rounds, tokens
 from .models import Committee
 
 ACTOR = "demo"
@@ -63,10 +64,15 @@ def has_data(session: Session) -> bool:
 
 
 READY_COMMUNE = "Đảng ủy xã Phú Lộc"
+COUNTING_COMMUNE = "Đảng ủy xã Thạch Bàn"
 
 
-def load(session: Session, *, ballots_pdf: BinaryIO | None = None, base_url: str = "http://127.0.0.1:5000") -> None:
-    """Create the demo province. With `ballots_pdf`, also a round ready to vote whose ballots are printed there.
+def load(
+    session: Session, *, ballots_pdf: BinaryIO | None = None, paper_pdf: BinaryIO | None = None,
+    base_url: str = "http://127.0.0.1:5000",
+) -> None:
+    """Create the demo province. With `ballots_pdf`, also a round ready to vote whose ballots are printed there;
+    with `paper_pdf`, a round closed after tablet voting whose unused sheets, printed there, play the paper ballots.
 
     Flushes, never commits.
     """
@@ -117,6 +123,8 @@ def load(session: Session, *, ballots_pdf: BinaryIO | None = None, base_url: str
     rounds.set_board(session, round_, [made["kiemphieu1"].id, made["kiemphieu2"].id], actor=ACTOR)
     if ballots_pdf is not None:
         _ready_to_vote(session, by_name[READY_COMMUNE], made, ballots_pdf, base_url)
+    if paper_pdf is not None:
+        _ready_to_count(session, by_name[COUNTING_COMMUNE], made, paper_pdf, base_url)
 
 
 def _ready_to_vote(session, commune: Committee, made: dict, out: BinaryIO, base_url: str) -> None:
@@ -133,6 +141,31 @@ def _ready_to_vote(session, commune: Committee, made: dict, out: BinaryIO, base_
     rounds.set_board(session, round_, [made["kiemphieu2"].id, made["kiemphieu3"].id], actor=ACTOR)
     issued = issuing.issue_ballots(session, round_, count=round_.present, actor="kiemphieu2")
     printing.print_ballots(printing.sheet_of(round_), issued.secrets, out, base_url=base_url)
+
+
+def _ready_to_count(session, commune: Committee, made: dict, out: BinaryIO, base_url: str) -> None:
+    """A third commune: 20 ballots issued, 14 cast on tablets, voting closed. The 6 sheets left are printed as
+    the paper ballots the board keys in (by kiemphieu1 and kiemphieu3)."""
+    for teller in ("kiemphieu1", "kiemphieu3"):
+        accounts.grant_role(session, account=made[teller], committee=commune, role="teller", actor=ACTOR)
+    conference = rounds.create_conference(
+        session, committee=commune, name="Hội nghị sơ kết giữa nhiệm kỳ 2020-2025",
+        held_on=dt.date(2026, 12, 4), place="Hội trường Đảng ủy xã Thạch Bàn", term=TERM, actor=ACTOR)
+    round_ = rounds.create_round(
+        session, conference=conference, title="Lấy phiếu tín nhiệm đối với Ban Chấp hành Đảng bộ xã",
+        rule_set="qd96-2023", actor=ACTOR)
+    rounds.set_numbers(session, round_, convened=22, present=20, spares=0, actor=ACTOR)
+    rounds.set_board(session, round_, [made["kiemphieu1"].id, made["kiemphieu3"].id], actor=ACTOR)
+    secrets = issuing.issue_ballots(session, round_, count=20, actor="kiemphieu1").secrets
+    casting.open_voting(session, round_, actor=ACTOR)
+    rng = random.Random(2026)
+    candidates = len(round_.candidates)
+    for number, secret in enumerate(secrets[:14]):
+        # mostly high trust and trust; the last candidate draws more low trust, so a threshold shows in the count
+        marks = bytes(rng.choice((1, 1, 1, 2, 2, 3)) for _ in range(candidates - 1)) + bytes([rng.choice((1, 3, 3))])
+        casting.cast_ballot(session, code=tokens.code_of(secret), marks=marks, submission=f"demo-tablet-{number:04d}")
+    casting.close_voting(session, round_, actor=ACTOR)
+    printing.print_ballots(printing.sheet_of(round_), secrets[14:], out, base_url=base_url)
 
 
 def _names():

@@ -66,7 +66,13 @@ def test_the_demo_province_loads_once_and_prints_its_logins(tmp_path, db_url, se
     assert draft.candidates and draft.board and draft.has_quorum
     ready = session.scalars(select(Round).where(Round.state == "issued")).one()
     assert session.scalar(select(func.count()).select_from(Token).where(Token.round_id == ready.id)) == ready.present
-    assert session.scalar(select(func.count()).select_from(Conference)) == 2
+    closed = session.scalars(select(Round).where(Round.state == "closed")).one()
+    assert session.scalar(select(func.count()).select_from(Token).where(Token.round_id == closed.id,
+                                                                        Token.state == "cast")) == 14
+    paper = tmp_path / "demo-paper-ballots.pdf"
+    assert f"paper ballots of the round ready to count (Đảng ủy xã Thạch Bàn): {paper}" in output
+    assert paper.read_bytes().startswith(b"%PDF") and stat.S_IMODE(os.stat(paper).st_mode) == 0o600
+    assert session.scalar(select(func.count()).select_from(Conference)) == 3
     roles = set(session.scalars(select(Grant.role)))
     assert roles == {"organizer", "teller", "viewer"}
     assert session.scalar(select(func.count()).select_from(Account).where(Account.is_admin)) == 1
