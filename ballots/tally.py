@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from .rules import THRESHOLDS, RuleSet, crossed_thresholds
 
@@ -23,9 +24,10 @@ BAD_MARKS = "bad_marks"  # a row with no box or several boxes ticked, under inva
 REASONS = (NOT_ISSUED, CROSSED_OUT, EXTRA_WRITING, BAD_MARKS)
 
 
-@dataclass(frozen=True)
-class Sheet:
-    """One ballot collected: its marks, one per candidate, and what the tellers found wrong with the sheet."""
+class Sheet(NamedTuple):
+    """One ballot collected: its marks, one per candidate, and what the tellers found wrong with the sheet.
+
+    A named tuple, not a dataclass: a province counts 10^5 of them, and a tuple is made in a third of the time."""
 
     marks: bytes
     flaws: frozenset[str] = frozenset()  # of NOT_ISSUED, CROSSED_OUT, EXTRA_WRITING
