@@ -58,7 +58,9 @@ class Tally:
 
     @property
     def not_collected(self) -> int:
-        return max(0, self.issued - self.collected)
+        """Ballots issued that did not come back: sheets not issued by the board are collected, but they do not
+        bring back any ballot that was issued, so they do not hide a missing one."""
+        return max(0, self.issued - (self.collected - self.invalid_reasons.get(NOT_ISSUED, 0)))
 
 
 def percent(count: int, base: int) -> str:

