@@ -61,11 +61,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .count import bp as count_bp
     from .kiosk import bp as kiosk_bp
     from .organize import bp as organize_bp
+    from .results import bp as results_bp, upper as upper_bp
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(organize_bp)
     app.register_blueprint(board_bp)
     app.register_blueprint(count_bp, url_prefix="/count")
+    app.register_blueprint(results_bp, url_prefix="/results")
+    app.register_blueprint(upper_bp, url_prefix="/results")
     app.register_blueprint(kiosk_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(admin_bp, url_prefix="/admin")

@@ -172,6 +172,19 @@ def audit_verify():
         sys.exit(1)
 
 
+@main.group("key")
+def key_group():
+    """The instance's Ed25519 signing key."""
+
+
+@key_group.command("show", with_appcontext=False)
+def key_show():
+    """Print the public key (to register on the upper level's server) and its fingerprint (printed on minutes)."""
+    key = signing.load_private_key(instance_from_env() / SIGNING_KEY_FILE)
+    click.echo(f"public key:  {signing.public_bytes(key).hex()}")
+    click.echo(f"fingerprint: {signing.fingerprint(key)}")
+
+
 @main.group("account")
 def account_group():
     """Accounts."""

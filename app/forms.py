@@ -93,6 +93,7 @@ class RuleSetForm(FlaskForm):
 
 BASE_CHOICES = [("collected", _l("Ballots collected")), ("issued", _l("Ballots issued")),
                 ("convened", _l("Number convened"))]
+PUBLISHER_CHOICES = [("board", _l("The counting board")), ("organizer", _l("The committee's organizers"))]
 INVALID_MARK_CHOICES = [("ballot", _l("The whole ballot is invalid")), ("row", _l("Only that row is invalid"))]
 EXTRA_WRITING_CHOICES = [("void", _l("Voids the ballot")), ("ignore", _l("Is ignored"))]
 AUDIENCE_CHOICES = [("committee", _l("The committee itself")), ("upper", _l("The direct upper-level committee")),
@@ -113,6 +114,7 @@ class SettingsForm(FlaskForm):
                                 choices=options([(2, "2"), (3, "3")]))
     audience = MultiCheckboxField(_l("Published to"), choices=options(AUDIENCE_CHOICES),
                                   validators=[DataRequired(_l("Choose at least one group."))])
+    publisher = SelectField(_l("Who publishes the result"), choices=options(PUBLISHER_CHOICES))
 
 
 class BoardForm(FlaskForm):
@@ -197,3 +199,17 @@ class RulingForm(FlaskForm):
 
 class AnomalyForm(FlaskForm):
     ruling = StringField(_l("The board's ruling"), validators=[DataRequired(REQUIRED), Length(max=1000)])
+
+
+class ImportBundleForm(FlaskForm):
+    file = FileField(_l("Result bundle (.json) exported by the conference's instance"),
+                     validators=[FileRequired(_l("Choose a file."))])
+
+
+class TrustedKeyForm(FlaskForm):
+    public_key = StringField(_l("Public key (64 hexadecimal digits)"), validators=[DataRequired(REQUIRED), Length(max=80)],
+                             description=_l("As the other instance shows it: trustvote key show."))
+    label = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=200)],
+                        description=_l("For example: the laptop of Đảng ủy xã Tân Hòa's conference."))
+    committee_id = SelectField(_l("May report results of this committee and those below it"), coerce=int,
+                               validators=[InputRequired(REQUIRED)])

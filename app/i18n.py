@@ -46,6 +46,13 @@ BASE_SENTENCES = {
     "issued": _l("Percentages are of the %(count)s ballots issued."),
     "convened": _l("Percentages are of the %(count)s people convened."),
 }
+PHASE_NAMES = {
+    "not_started": _l("Not started"),
+    "open": _l("Voting"),
+    "counting": _l("Counting"),
+    "sealed": _l("Sealed"),
+    "published": _l("Published"),
+}
 ROLE_NAMES = {"organizer": _l("Organizer"), "teller": _l("Teller"), "viewer": _l("Viewer")}
 
 
@@ -64,6 +71,7 @@ def init_app(app: Flask) -> None:
             "anomaly_name": lambda key: ANOMALY_NAMES.get(key, key),
             "base_sentence": lambda name, count: BASE_SENTENCES[name] % {"count": count},
             "pct": percentage,
+            "phase_name": lambda key: PHASE_NAMES.get(key, key),
             "marks_text": lambda marks: marks.translate(DIGITS).decode(),
         }
 

@@ -57,6 +57,7 @@ from .models import (
     PaperEntry,
     Person,
     Result,
+    ResultSummary,
     Round,
     SetAside,
     SheetRuling,
@@ -64,7 +65,7 @@ from .models import (
     utcnow,
 )
 from .rounds import rule_set_of
-from .rules import RuleSet
+from .rules import THRESHOLDS, RuleSet
 from .tally import CROSSED_OUT, EXTRA_WRITING, NOT_ISSUED, Sheet, Tally, tally
 
 SEALED_STATES = ("sealed", "published")
@@ -480,12 +481,21 @@ def seal_round(
                     public_key=signing.public_bytes(key).hex(), key_fingerprint=signing.fingerprint(key),
                     sealed_at=now)
     session.add(result)
+    session.add(ResultSummary(round_id=round_.id, **summary_of(doc)))
     round_.state = "sealed"
     session.flush()
     audit.record(session, actor="trustvote", action="round.seal", subject=f"round:{round_.id}", now=now,
                  details={"result_sha256": digest, "ballots_digest": doc["ballots_digest"],
                           "key": result.key_fingerprint})
     return result
+
+
+def summary_of(doc: dict) -> dict:
+    """The few numbers of a result document that the upper-level dashboard shows."""
+    numbers = doc["numbers"]
+    crossed = {key: sum(1 for c in doc["candidates"] if c["flags"][key]) for key in THRESHOLDS}
+    return {"issued": numbers["issued"], "collected": numbers["collected"], "convened": numbers["convened"],
+            "present": numbers["present"], **crossed}
 
 
 def envelope(result: Result) -> dict:
@@ -534,6 +544,9 @@ def verify_sealed(session: Session, public_key: bytes | None) -> list[str]:
         changed = sorted(k for k in (set(stored) | set(now)) - {"software"} if stored.get(k) != now.get(k))
         if changed:
             problems.append(f"{where}: the rows no longer give the sealed result ({', '.join(changed)} differ)")
+        summary = session.get(ResultSummary, result.round_id)
+        if summary is None or any(getattr(summary, k) != v for k, v in summary_of(stored).items()):
+            problems.append(f"{where}: the dashboard's summary does not match the sealed result")
     for subject in sorted(set(seals) - found):
         problems.append(f"{subject.replace(':', ' ')}: sealed in the audit log, but its result is missing")
     return problems

@@ -173,6 +173,7 @@ class Round(Base):
     places_limit: Mapped[int | None] = mapped_column(Integer)
     audience: Mapped[list] = mapped_column(JSON)
     paper_entries: Mapped[int] = mapped_column(Integer)
+    publisher: Mapped[str] = mapped_column(String(10), default="board", server_default="board")
     # approvals of board members that seal the count; None: more than half of the board
     approvals_required: Mapped[int | None] = mapped_column(Integer)
     # the board's written ruling on an anomaly of the count (more sheets collected than issued, ...)
@@ -394,3 +395,67 @@ class Result(Base):
     public_key: Mapped[str] = mapped_column(String(64))
     key_fingerprint: Mapped[str] = mapped_column(String(64))
     sealed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ResultSummary(Base):
+    """What the upper-level dashboard shows of a sealed result, taken from its document at the seal: a dashboard
+    of thousands of committees reads these few integers instead of parsing thousands of documents."""
+
+    __tablename__ = "result_summary"
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="RESTRICT"), primary_key=True)
+    issued: Mapped[int] = mapped_column(Integer)
+    collected: Mapped[int] = mapped_column(Integer)
+    convened: Mapped[int] = mapped_column(Integer)
+    present: Mapped[int] = mapped_column(Integer)
+    more_than_half: Mapped[int] = mapped_column(Integer)  # candidates past each threshold
+    two_thirds_or_more: Mapped[int] = mapped_column(Integer)
+    more_than_two_thirds: Mapped[int] = mapped_column(Integer)
+
+
+class Publication(Base):
+    """A sealed result published to its round's audience: by whom, and when."""
+
+    __tablename__ = "publication"
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="RESTRICT"), primary_key=True)
+    published_by: Mapped[str] = mapped_column(String(60))
+    published_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TrustedKey(Base):
+    """The public key of another TrustVote instance (a conference's laptop), registered by an administrator:
+    signed results it exports for committees within `committee_id`'s subtree may be imported here."""
+
+    __tablename__ = "trusted_key"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64), unique=True)  # hex of the raw Ed25519 key
+    label: Mapped[str] = mapped_column(String(200))
+    committee_id: Mapped[int] = mapped_column(ForeignKey("committee.id", ondelete="RESTRICT"))
+    registered_by: Mapped[str] = mapped_column(String(60))
+    registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    committee: Mapped[Committee] = relationship()
+
+
+class ImportedResult(Base):
+    """A published result carried up the tree from another instance, verified on import, shown like a local one."""
+
+    __tablename__ = "imported_result"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("committee.id", ondelete="RESTRICT"), index=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("trusted_key.id", ondelete="RESTRICT"))
+    document: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly the bytes signed
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    signature: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200))
+    audience: Mapped[list] = mapped_column(JSON)  # from the signed document's rule set
+    published_at: Mapped[str] = mapped_column(String(20))  # as the exporting instance signed it
+    issued: Mapped[int] = mapped_column(Integer)
+    collected: Mapped[int] = mapped_column(Integer)
+    convened: Mapped[int] = mapped_column(Integer)
+    present: Mapped[int] = mapped_column(Integer)
+    more_than_half: Mapped[int] = mapped_column(Integer)
+    two_thirds_or_more: Mapped[int] = mapped_column(Integer)
+    more_than_two_thirds: Mapped[int] = mapped_column(Integer)
+    imported_by: Mapped[str] = mapped_column(String(60))
+    imported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    committee: Mapped[Committee] = relationship()
+    key: Mapped[TrustedKey] = relationship()

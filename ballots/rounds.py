@@ -49,6 +49,7 @@ def rule_set_of(round_: Round) -> rules.RuleSet:
         places_limit=round_.places_limit,
         audience=tuple(round_.audience),
         paper_entries=round_.paper_entries,
+        publisher=round_.publisher,
     )
 
 

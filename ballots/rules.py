@@ -15,6 +15,8 @@ EXTRA_WRITING_POLICIES = ("void", "ignore")
 # Who sees the published result (DOMAIN.md, "Publication").
 AUDIENCES = ("committee", "upper", "candidate", "conference")
 DEFAULT_AUDIENCE = ("committee", "upper")
+# Who publishes a sealed result: QĐ 96 leaves it to the procedure ("as prescribed"), so it is a setting.
+PUBLISHERS = ("board", "organizer")
 
 # The three threshold flags, always computed and shown; a rule set names the consequence of some of them.
 MORE_THAN_HALF = "more_than_half"  # 2*low > N
@@ -53,6 +55,8 @@ class RuleSet:
     audience: tuple[str, ...] = DEFAULT_AUDIENCE
     # independent keyings of each paper ballot that must agree before it counts
     paper_entries: int = 2
+    # who publishes the sealed result to its audience: the counting board or the committee's organizers
+    publisher: str = "board"
 
     def settings(self) -> dict:
         """The overridable settings as plain values (what a round stores)."""
@@ -84,6 +88,8 @@ class RuleSet:
             raise InvalidInput(N_("The publication audience must name at least one known group."))
         if self.paper_entries not in (2, 3):
             raise InvalidInput(N_("Each paper ballot is entered by 2 or 3 tellers."))
+        if self.publisher not in PUBLISHERS:
+            raise InvalidInput(N_("Unknown publisher: %(value)s."), value=self.publisher)
 
 
 PRESETS: dict[str, RuleSet] = {

@@ -70,3 +70,33 @@ def build_world(session) -> World:
         session, committee=commune, name="Hội nghị sơ kết giữa nhiệm kỳ", held_on=dt.date(2026, 12, 5),
         place="Hội trường xã", term="2020-2025", actor="test")
     return world
+
+
+def sealed_round(session, world: World, key, *, audience=None, publisher=None, title="Lấy phiếu tín nhiệm BCH",
+                 publish=False):
+    """A round of the world's commune, counted and sealed with `key`: 3 tablet ballots, one paper sheet keyed by
+    both tellers; 17 low of 33 is not needed here, so the low counts are 2 of 4 for candidate 3 (exactly half:
+    2*2 = 4 is not more than 4) and 3 of 4 for candidate 4 (3*3 = 9 > 8: more than two thirds)."""
+    from ballots import casting, counting, issuing, publication, tokens
+
+    round_ = rounds.create_round(session, conference=world.conference, title=title, convened=10, present=10,
+                                 actor="test")
+    if audience is not None or publisher is not None:
+        rounds.override_settings(session, round_, actor="test", **{k: v for k, v in (
+            ("audience", audience), ("publisher", publisher)) if v is not None})
+    tellers = [world.accounts["teller"], world.accounts["teller2"]]
+    rounds.set_board(session, round_, [t.id for t in tellers], actor="test")
+    codes = [tokens.code_of(s) for s in issuing.issue_ballots(session, round_, count=5, actor="teller").secrets]
+    casting.open_voting(session, round_, actor="test")
+    for index, marks in enumerate((b"\x01\x01\x03\x03", b"\x01\x02\x03\x03", b"\x02\x01\x01\x03")):
+        casting.cast_ballot(session, code=codes[index], marks=marks, submission=f"submission-{round_.id}-{index:06d}")
+    casting.close_voting(session, round_, actor="test")
+    for teller in tellers:
+        counting.enter_sheet(session, round_, teller=teller, code=codes[3], marks="1112")
+    counting.count_round(session, round_, account=tellers[0])
+    for teller in tellers:
+        counting.approve(session, round_, account=teller, key=key)
+    if publish:
+        publication.publish(session, round_, account=tellers[0])
+    session.commit()
+    return round_

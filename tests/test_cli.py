@@ -108,3 +108,13 @@ def test_a_refused_issue_writes_no_file_and_no_token(tmp_path, db_url, session, 
     assert not out.exists()
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Token)) == 0
+
+
+def test_key_show_prints_the_public_key_and_its_fingerprint(tmp_path, db_url):
+    from app.settings import SIGNING_KEY_FILE
+    from ballots import signing
+
+    run(["init"], tmp_path, db_url)
+    key = signing.load_private_key(tmp_path / SIGNING_KEY_FILE)
+    output = run(["key", "show"], tmp_path, db_url)
+    assert signing.public_bytes(key).hex() in output and signing.fingerprint(key) in output

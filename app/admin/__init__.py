@@ -7,12 +7,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from ballots import accounts, committees
+from ballots import accounts, bundles, committees
 from ballots.errors import BallotError
-from ballots.models import Account, Committee
+from ballots.models import Account, Committee, TrustedKey
 
 from ..db import get_db
-from ..forms import AccountForm, GrantForm, PasswordForm, options
+from ..forms import AccountForm, GrantForm, PasswordForm, TrustedKeyForm, options
 from ..i18n import translate_error
 from ..views import form_page
 
@@ -121,3 +121,16 @@ def active(account_id: int, state: str):
     db.commit()
     flash(_("Saved."), "success")
     return redirect(url_for("admin.account", account_id=account.id), 303)
+
+
+@bp.route("/keys", methods=["GET", "POST"])
+def keys():
+    """The public keys of the conference instances whose signed results may be imported here."""
+    db = get_db()
+    form = TrustedKeyForm()
+    form.committee_id.choices = options(_committee_choices(db))
+    listed = db.scalars(select(TrustedKey).order_by(TrustedKey.id)).all()
+    return form_page(form, "admin/keys.html", lambda db: bundles.register_key(
+        db, public_key=form.public_key.data, label=form.label.data, committee=db.get(Committee, form.committee_id.data),
+        actor=current_user.username), success=_("The key is registered."), next_url=lambda key: url_for("admin.keys"),
+        keys=listed, path_of=committees.path_of)

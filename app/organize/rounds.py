@@ -16,6 +16,7 @@ from ..db import get_db
 from ..forms import (
     BASE_CHOICES,
     INVALID_MARK_CHOICES,
+    PUBLISHER_CHOICES,
     BoardForm,
     ConferenceForm,
     ConfirmForm,
@@ -29,7 +30,8 @@ from ..i18n import translate_error
 from ..views import form_page
 from . import bp
 
-SETTING_LABELS = {"base": dict(BASE_CHOICES), "invalid_mark_policy": dict(INVALID_MARK_CHOICES)}
+SETTING_LABELS = {"base": dict(BASE_CHOICES), "invalid_mark_policy": dict(INVALID_MARK_CHOICES),
+                  "publisher": dict(PUBLISHER_CHOICES)}
 
 
 @bp.route("/committees/<int:committee_id>/conferences/new", methods=["GET", "POST"])
@@ -143,6 +145,7 @@ def round_settings(round_id: int):
                                  invalid_mark_policy=form.invalid_mark_policy.data,
                                  extra_writing_policy=form.extra_writing_policy.data,
                                  places_limit=form.places_limit.data, paper_entries=form.paper_entries.data,
+                                 publisher=form.publisher.data,
                                  audience=form.audience.data, consequences=consequences)
 
     return _change(round_, form, apply, "settings")

@@ -133,3 +133,8 @@ def test_an_edited_audit_entry_of_the_count_is_caught(sealed, engine, db_url, in
     _tamper(engine, "UPDATE audit_entry SET details = replace(details, '3333', '1111') WHERE action = 'paper.enter'")
     code, output = _verify(db_url, instance)
     assert code == 1 and "audit chain BROKEN" in output
+
+
+def test_who_publishes_cannot_change_after_the_seal(sealed, engine):
+    with pytest.raises(DBAPIError), engine.begin() as connection:
+        connection.execute(text("UPDATE round SET publisher = 'organizer'"))

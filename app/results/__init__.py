@@ -1,0 +1,198 @@
+"""Published results: a reader's list, a result page with its downloads, publishing, the upper-level dashboard,
+and results carried up the tree as signed bundles.
+
+Who reads what is the domain's decision (ballots.publication): every view here asks it, and every reading or
+download of a result is audited by it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ballots import bundles, dashboard, exports, minutes, publication, signing
+from ballots.errors import BallotError
+from ballots.models import Candidate, ImportedResult, Round
+
+from ..access import require_role
+from ..db import get_db
+from ..forms import ImportBundleForm
+from ..i18n import translate_error
+
+bp = Blueprint("results", __name__)
+upper = Blueprint("upper", __name__)
+upper.before_request(require_role("viewer", "organizer"))
+
+DOWNLOADS = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+             "csv": "text/csv; charset=utf-8", "json": "application/json"}
+
+
+@bp.before_request
+def logged_in():
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    return None
+
+
+def _round_or_404(round_id: int) -> Round:
+    round_ = get_db().get(Round, round_id)
+    if round_ is None:
+        abort(404)
+    return round_
+
+
+def _download(body: bytes | str, filename: str, kind: str) -> Response:
+    return Response(body, mimetype=DOWNLOADS[kind].split(";")[0], headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
+        **({"Content-Type": DOWNLOADS[kind]} if kind == "csv" else {})})
+
+
+@bp.get("/")
+def home():
+    db = get_db()
+    readable = publication.published_rounds(db, current_user.account)
+    return render_template("results/home.html", readable=readable)
+
+
+def _elsewhere(db, round_: Round, positions) -> dict[int, list[Round]]:
+    """For each candidate row: the same person's other published results this reader may read."""
+    people = {c.person_id: c.position for c in round_.candidates if c.position in positions}
+    found: dict[int, list[Round]] = {}
+    query = (select(Candidate.person_id, Round).join(Round, Round.id == Candidate.round_id)
+             .where(Candidate.person_id.in_(people), Round.id != round_.id, Round.state == "published"))
+    for person_id, other in db.execute(query):
+        if publication.reach_of_round(current_user.account, other) is not None:
+            found.setdefault(people[person_id], []).append(other)
+    return found
+
+
+@bp.get("/rounds/<int:round_id>")
+def result(round_id: int):
+    db, round_ = get_db(), _round_or_404(round_id)
+    try:
+        reading = publication.read_result(db, round_, account=current_user.account)
+    except BallotError as exc:
+        db.rollback()
+        abort(exc.status)
+    db.commit()  # the audit entry of this reading
+    positions = {c["position"] for c in reading.document["candidates"]}
+    return render_template("results/result.html", reading=reading, doc=reading.document, round=round_,
+                           elsewhere=_elsewhere(db, round_, positions),
+                           can_export=publication.on_board(current_user.account, round_))
+
+
+@bp.get("/rounds/<int:round_id>/<any(pdf, xlsx, csv, json):kind>")
+def download(round_id: int, kind: str):
+    db, round_ = get_db(), _round_or_404(round_id)
+    try:
+        reading = publication.read_result(db, round_, account=current_user.account, what=f"download.{kind}")
+    except BallotError as exc:
+        db.rollback()
+        abort(exc.status)
+    if reading.reach != publication.EVERYTHING and kind in ("pdf", "json"):
+        db.rollback()
+        abort(403)  # the minutes and the signed document hold every row; a rated person reads only their own
+    db.commit()
+    name = f"ket-qua-dot-{round_id}"
+    body = {
+        "pdf": lambda: minutes.minutes_pdf(reading.envelope["result"], signed=reading.envelope),
+        "xlsx": lambda: exports.result_workbook([reading.document]),
+        "csv": lambda: exports.result_csv(reading.document),
+        "json": lambda: json.dumps(reading.envelope, ensure_ascii=False, indent=2, sort_keys=True),
+    }[kind]()
+    return _download(body, f"{name}.{kind}", kind)
+
+
+@bp.post("/rounds/<int:round_id>/publish")
+def publish(round_id: int):
+    db, round_ = get_db(), _round_or_404(round_id)
+    try:
+        publication.publish(db, round_, account=current_user.account)
+    except BallotError as exc:
+        db.rollback()
+        if exc.status == 403:
+            abort(403)
+        flash(translate_error(exc), "error")
+        return redirect(request.referrer or url_for("results.home"), 303)
+    db.commit()
+    flash(_("The result is published to its audience."), "success")
+    return redirect(url_for("results.result", round_id=round_id), 303)
+
+
+@bp.get("/rounds/<int:round_id>/bundle")
+def bundle(round_id: int):
+    """The signed bundle that carries this published result to the upper level's server (the board's)."""
+    db, round_ = get_db(), _round_or_404(round_id)
+    if not publication.on_board(current_user.account, round_):
+        abort(403)
+    key = signing.load_private_key(current_app.config["TRUSTVOTE"].signing_key_path)
+    try:
+        body = bundles.export_bundle(db, round_, key=key, actor=current_user.username)
+    except BallotError as exc:
+        db.rollback()
+        abort(exc.status)
+    db.commit()
+    return _download(json.dumps(body, ensure_ascii=False, indent=1), f"goi-ket-qua-dot-{round_id}.json", "json")
+
+
+@bp.get("/imported/<int:imported_id>")
+def imported(imported_id: int):
+    db = get_db()
+    found = db.get(ImportedResult, imported_id)
+    if found is None:
+        abort(404)
+    try:
+        doc = publication.read_imported(db, found, account=current_user.account)
+    except BallotError as exc:
+        db.rollback()
+        abort(exc.status)
+    db.commit()
+    return render_template("results/imported.html", found=found, doc=doc)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+def import_bundle():
+    """An organizer brings in a result exported by a conference's own laptop."""
+    if not any(grant.role == "organizer" for grant in current_user.account.grants):
+        abort(403)
+    db, form = get_db(), ImportBundleForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            found = bundles.import_bundle(db, bundles.parse(form.file.data.read(bundles.MAX_BUNDLE + 1)),
+                                          account=current_user.account)
+        except BallotError as exc:
+            db.rollback()
+            form.form_errors.append(translate_error(exc))
+            status = exc.status
+        else:
+            db.commit()
+            flash(_("The result was verified and imported."), "success")
+            return redirect(url_for("upper.board", committee_id=found.committee.parent_id or found.committee_id), 303)
+    elif form.is_submitted():
+        status = 400
+    return render_template("results/import.html", form=form), status
+
+
+@upper.get("/committees/<int:committee_id>/below")
+def board(committee_id: int):
+    """The dashboard of the committees directly below this one."""
+    db, committee = get_db(), g.committee
+    everything = dashboard.rows(db, committee, current_user.account)
+    sort, phase = request.args.get("sort", "name"), request.args.get("phase") or None
+    flagged = request.args.get("flagged") == "1"
+    descending = request.args.get("order") == "desc"
+    shown = dashboard.arrange(everything, sort=sort, phase=phase, flagged_only=flagged, descending=descending)
+    if request.args.get("format") == "xlsx":
+        return _download(exports.dashboard_workbook(committee.name, shown),
+                         f"tong-hop-{committee_id}.xlsx", "xlsx")
+    page = max(1, request.args.get("page", 1, type=int))
+    per_page = 100
+    return render_template("results/dashboard.html", committee=committee, rows=shown[(page - 1) * per_page:
+                           page * per_page], total=len(shown), page=page, pages=max(1, -(-len(shown) // per_page)),
+                           totals=dashboard.totals(everything), sort=sort, phase=phase, flagged=flagged,
+                           descending=descending, phases=dashboard.PHASE_ORDER)

@@ -1,0 +1,160 @@
+"""Publication: who may read a sealed result, publishing it to exactly that audience, every reading audited.
+
+Takes a Session, flushes, never commits. The audience is the round's setting (DOMAIN.md, "Publication"; default
+the committee itself and its direct upper-level committee): before publication nobody reads a number here (the
+counting board works on its own pages); after it, only the audience, and an administrator sees nothing by being
+one. A rated person in the audience reads their own rows only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import audit
+from .accounts import has_role
+from .errors import N_, BallotError, Conflict
+from .models import (
+    Account,
+    BoardMember,
+    Candidate,
+    Committee,
+    Conference,
+    ImportedResult,
+    Publication,
+    Result,
+    Round,
+    utcnow,
+)
+
+EVERYTHING, OWN_ROWS = "all", "own"
+
+
+class NotPublisher(BallotError):
+    status = 403
+    message = N_("Under this round's rule set, only %(who)s can publish its result.")
+
+
+class NotInAudience(BallotError):
+    status = 403
+    message = N_("This result is not published to you.")
+
+
+PUBLISHER_WORDS = {"board": N_("the counting board"), "organizer": N_("the committee's organizers")}
+
+
+def on_board(account: Account, round_: Round) -> bool:
+    return any(seat.account_id == account.id for seat in round_.board)
+
+
+def can_publish(account: Account, round_: Round) -> bool:
+    if round_.publisher == "organizer":
+        return has_role(account, "organizer", round_.conference.committee)
+    return on_board(account, round_)
+
+
+def publish(session: Session, round_: Round, *, account: Account, now: dt.datetime | None = None) -> None:
+    """Publish a sealed result to the round's audience. Raises NotPublisher, Conflict (not sealed, or already
+    published)."""
+    if not can_publish(account, round_):
+        raise NotPublisher(who=PUBLISHER_WORDS[round_.publisher])
+    if round_.state == "published":
+        raise Conflict(N_("This result is already published."))
+    if round_.state != "sealed":
+        raise Conflict(N_("Only a sealed result can be published."))
+    now = now or utcnow()
+    round_.state = "published"
+    session.add(Publication(round_id=round_.id, published_by=account.username, published_at=now))
+    session.flush()
+    audit.record(session, actor=account.username, action="result.publish", subject=f"round:{round_.id}",
+                 details={"audience": list(round_.audience)}, now=now)
+
+
+def reach(account: Account, committee: Committee, audience: list[str] | tuple[str, ...],
+          candidate_people: set[int]) -> str | None:
+    """What of a published result of `committee` this account may read: EVERYTHING, OWN_ROWS or None."""
+    if "committee" in audience and has_role(account, "viewer", committee):
+        return EVERYTHING
+    if "upper" in audience and committee.parent is not None and has_role(account, "viewer", committee.parent):
+        return EVERYTHING
+    if "conference" in audience and any(has_role(account, role, committee) for role in ("viewer", "teller")):
+        return EVERYTHING
+    if "candidate" in audience and account.person_id is not None and account.person_id in candidate_people:
+        return OWN_ROWS
+    return None
+
+
+def reach_of_round(account: Account, round_: Round) -> str | None:
+    """What this account may read of the round's result now: nothing before publication, whoever they are."""
+    if round_.state != "published":
+        return None
+    if on_board(account, round_):
+        return EVERYTHING  # the board counted it: publication takes nothing from it
+    return reach(account, round_.conference.committee, round_.audience, {c.person_id for c in round_.candidates})
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A published result as one reader may see it."""
+
+    round: Round
+    document: dict
+    envelope: dict
+    digest: str
+    reach: str
+    own_positions: frozenset[int]  # for OWN_ROWS: the reader's own rows (1-based positions)
+
+
+def read_result(session: Session, round_: Round, *, account: Account, what: str = "view") -> Reading:
+    """The published result for this reader; the reading (or download, `what`) is audited with who and when.
+
+    Raises NotInAudience (not published, or not to this account).
+    """
+    level = reach_of_round(account, round_)
+    if level is None:
+        raise NotInAudience()
+    result = session.get(Result, round_.id)
+    document = json.loads(result.document)
+    own = frozenset()
+    if level == OWN_ROWS:
+        own = frozenset(c.position for c in round_.candidates if c.person_id == account.person_id)
+        document = own_rows(document, own)
+    audit.record(session, actor=account.username, action=f"result.{what}", subject=f"round:{round_.id}")
+    envelope = {"result": json.loads(result.document), "signature": result.signature,
+                "public_key": result.public_key, "fingerprint": result.key_fingerprint}
+    return Reading(round_, document, envelope, result.digest, level, own)
+
+
+def read_imported(session: Session, found: ImportedResult, *, account: Account) -> dict:
+    """A result imported from another instance, for a reader in its audience; audited. Raises NotInAudience."""
+    if reach(account, found.committee, found.audience, set()) != EVERYTHING:
+        raise NotInAudience()
+    audit.record(session, actor=account.username, action="result.view", subject=f"imported:{found.id}")
+    return json.loads(found.document)
+
+
+def own_rows(document: dict, positions: frozenset[int]) -> dict:
+    """The document with only the given candidates' rows (what a rated person reads of their own result)."""
+    return {**document, "candidates": [c for c in document["candidates"] if c["position"] in positions]}
+
+
+def published_rounds(session: Session, account: Account) -> list[tuple[Round, str]]:
+    """The published rounds this account may read, newest conference first, with what it may read of each."""
+    committee_ids = {g.committee_id for g in account.grants if g.role in ("viewer", "teller")}
+    children = set(session.scalars(select(Committee.id).where(Committee.parent_id.in_(committee_ids))))
+    query = (select(Round).join(Conference).where(Round.state == "published")
+             .where(Conference.committee_id.in_(committee_ids | children)
+                    | Round.id.in_(select(Candidate.round_id).where(Candidate.person_id == account.person_id))
+                    | Round.id.in_(select(BoardMember.round_id).where(BoardMember.account_id == account.id)))
+             .order_by(Conference.held_on.desc(), Round.id.desc()))
+    visible = []
+    for round_ in session.scalars(query):
+        level = reach_of_round(account, round_)
+        if level is not None:
+            visible.append((round_, level))
+    return visible
+
