@@ -47,31 +47,34 @@ def record(
     details: dict | None = None,
     timed: bool = True,
     now: dt.datetime | None = None,
+    count: int = 1,
 ) -> AuditEntry:
-    """Append one entry and return it. `timed=False` for ballot events (no time finer than the round's state).
+    """Append one entry (or `count` identical ones, each chained to the one before) and return the last.
+    `timed=False` for ballot events (no time finer than the round's state).
 
     Locks the head row first, so concurrent appends on PostgreSQL queue up instead of forking the chain
     (SQLite's BEGIN IMMEDIATE already serialises writers). Flushes, never commits.
     """
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    # populate_existing: the row just locked, not a copy this session loaded before another writer moved on
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()
+                           .execution_options(populate_existing=True)).scalar_one_or_none()
     if head is None:
         head = AuditHead(id=1, seq=0, hash=GENESIS)
         session.add(head)
     at = (now or utcnow()).replace(microsecond=0) if timed else None
-    fields = dict(
-        seq=head.seq + 1,
-        at=at,
-        actor=actor,
-        action=action,
-        subject=subject,
-        details=canonical_json(details or {}),
-        prev_hash=head.hash,
-    )
-    entry = AuditEntry(**fields, hash=entry_hash(**fields))
-    session.add(entry)
-    head.seq, head.hash = entry.seq, entry.hash
+    details_json = canonical_json(details or {})
+    entries = []
+    seq, prev_hash = head.seq, head.hash
+    for _ in range(count):
+        fields = dict(seq=seq + 1, at=at, actor=actor, action=action, subject=subject, details=details_json,
+                      prev_hash=prev_hash)
+        entry = AuditEntry(**fields, hash=entry_hash(**fields))
+        entries.append(entry)
+        seq, prev_hash = entry.seq, entry.hash
+    session.add_all(entries)
+    head.seq, head.hash = seq, prev_hash
     session.flush()
-    return entry
+    return entries[-1]
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,16 @@ import datetime as dt
 import hashlib
 import re
 import secrets as random_source
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from . import audit, tokens
 from .errors import (
     N_,
+    BallotError,
     BallotAlreadyUsed,
     BallotVoided,
     Conflict,
@@ -127,6 +129,120 @@ def parse_marks(marks: str | list) -> bytes:
 RECORDED, ALREADY_RECORDED = "recorded", "already_recorded"
 
 
+@dataclass(frozen=True)
+class Cast:
+    """One tablet's cast, as sent: the code, its marks (parsed), the random id of this submission, and the round
+    the kiosk serves (None from a camera app's page, which serves any round)."""
+
+    code: str
+    marks: bytes
+    submission: str
+    kiosk_round: int | None = None
+    tablet: str | None = None  # the tablet session (app.tablets), to throttle guessing; None: not throttled here
+    address: str = ""
+
+
+_token = Token.__table__
+_round = Round.__table__
+_candidate = Candidate.__table__
+_ballot = Ballot.__table__
+
+
+def _spend_statement(kiosk_round: bool):
+    """The one statement that spends a token, its every condition in its own WHERE: the token is issued (so two
+    tablets with the same sheet cannot both win), of the kiosk's round, its round open (share-locked on
+    PostgreSQL: it cannot be closed before this transaction commits; on SQLite BEGIN IMMEDIATE holds the write
+    lock) and the marks one per candidate. Returns the round, or no row: then `_refusal` says why."""
+    round_open = (select(_round.c.id).where(_round.c.id == _token.c.round_id, _round.c.state == "open")
+                  .with_for_update(read=True).exists())
+    candidates = (select(func.count()).select_from(_candidate).where(_candidate.c.round_id == _token.c.round_id)
+                  .scalar_subquery())
+    conditions = [_token.c.secret_hash == bindparam("hash"), _token.c.state == "issued", round_open,
+                  candidates == bindparam("candidates")]
+    if kiosk_round:
+        conditions.append(_token.c.round_id == bindparam("kiosk_round"))
+    return (update(_token).where(*conditions)
+            .values(state="cast", submission_hash=bindparam("ours")).returning(_token.c.round_id))
+
+
+# built once: SQLAlchemy caches their compiled form, so a cast pays for no statement construction
+_SPEND = {False: _spend_statement(False), True: _spend_statement(True)}
+_EXPLAIN = (select(_token.c.round_id, _token.c.state, _token.c.submission_hash, _round.c.state.label("round_state"),
+                   select(func.count()).select_from(_candidate).where(_candidate.c.round_id == _token.c.round_id)
+                   .scalar_subquery().label("candidates"))
+            .join_from(_token, _round, _round.c.id == _token.c.round_id)
+            .where(_token.c.secret_hash == bindparam("secret_hash")))
+_INSERT_BALLOT = insert(_ballot)
+
+
+def _refusal(session: Session, cast: Cast, secret_hash: bytes, ours: bytes) -> str | BallotError:
+    """Why the spending UPDATE matched no row, read in the same transaction: ALREADY_RECORDED for a retry of the
+    same submission, else the refusal in the order a voter needs it (unknown, wrong round, voided, used, round
+    not open, marks)."""
+    row = session.execute(_EXPLAIN, {"secret_hash": secret_hash}).first()
+    if row is None:
+        return UnknownBallot()
+    if row.state == "cast" and row.submission_hash == ours and cast.kiosk_round in (None, row.round_id):
+        return ALREADY_RECORDED
+    if cast.kiosk_round is not None and row.round_id != cast.kiosk_round:
+        return WrongRound()
+    if row.state == "void":
+        return BallotVoided()
+    if row.state == "cast":
+        return BallotAlreadyUsed()
+    if row.round_state != "open":
+        return RoundNotOpen()
+    return InvalidMarks()
+
+
+def cast_ballots(session: Session, casts: Sequence[Cast]) -> list[str | BallotError]:
+    """Spend each cast's token and record its ballot, all in the session's transaction, so that casts arriving
+    together share one commit; return, for each cast in order, RECORDED, ALREADY_RECORDED (a retry of the same
+    submission: the ballot table is not touched) or the BallotError that refuses it (KioskThrottled,
+    MalformedCode, InvalidInput, UnknownBallot, WrongRound, BallotVoided, BallotAlreadyUsed, RoundNotOpen,
+    InvalidMarks), for which nothing was written but, for a code that matched no ballot from a cast that names
+    its tablet, the guess that the throttle counts. Flushes, never commits: the caller commits before telling
+    any voter.
+
+    Each accepted cast is one conditional UPDATE of its token (exactly one row), one anonymous ballot (a random
+    id, its round and marks: no token, no time, no order) and one content-free, untimed audit entry.
+    """
+    outcomes: list[str | BallotError] = []
+    ballots: list[dict] = []
+    per_round: dict[int, int] = {}
+    for cast in casts:
+        try:
+            if cast.tablet is not None:
+                check_guessing(session, tablet=cast.tablet, address=cast.address)
+            secret_hash = tokens.hash_secret(tokens.secret_of(cast.code))
+            ours = submission_hash(cast.submission)
+        except BallotError as exc:  # malformed input: refused before any lookup
+            outcomes.append(exc)
+            continue
+        spent = None
+        if cast.marks and all(m in TABLET_MARKS for m in cast.marks):
+            params = {"hash": secret_hash, "ours": ours, "candidates": len(cast.marks)}
+            if cast.kiosk_round is not None:
+                params["kiosk_round"] = cast.kiosk_round
+            spent = session.execute(_SPEND[cast.kiosk_round is not None], params).scalar()
+        if spent is None:
+            refusal = _refusal(session, cast, secret_hash, ours)
+            if isinstance(refusal, UnknownBallot) and cast.tablet is not None:
+                record_guess(session, tablet=cast.tablet, address=cast.address)  # committed with the batch
+            outcomes.append(refusal)
+            continue
+        ballots.append({"id": random_source.token_bytes(16), "round_id": spent, "marks": cast.marks})
+        per_round[spent] = per_round.get(spent, 0) + 1
+        outcomes.append(RECORDED)
+    if ballots:
+        session.execute(_INSERT_BALLOT, ballots)
+        # content-free and untimed: the log says how many ballots were cast in a round, nothing else
+        for round_id, count in sorted(per_round.items()):
+            audit.record(session, actor="kiosk", action="ballot.cast", subject=f"round:{round_id}", timed=False,
+                         count=count)
+    return outcomes
+
+
 def cast_ballot(
     session: Session, *, code: str, marks: bytes, submission: str, kiosk_round: int | None = None
 ) -> str:
@@ -135,36 +251,12 @@ def cast_ballot(
 
     Raises MalformedCode and InvalidInput before any lookup; then UnknownBallot, WrongRound, BallotVoided,
     BallotAlreadyUsed (another submission spent it), RoundNotOpen, InvalidMarks (not one per candidate).
+    A refused cast may have run its UPDATE (which matched nothing): the caller rolls back, as on any error.
     """
-    secret_hash = tokens.hash_secret(tokens.secret_of(code))
-    ours = submission_hash(submission)
-    row = _token_row(session, secret_hash)
-    if row.state == "cast" and row.submission_hash == ours and (kiosk_round is None or row.round_id == kiosk_round):
-        return ALREADY_RECORDED
-    # share-lock the round: it cannot be closed between this check and the commit
-    round_ = session.execute(select(Round).where(Round.id == row.round_id).with_for_update(read=True)
-                             .execution_options(populate_existing=True)).scalar_one()  # the locked row, not a copy
-    _refuse_unusable(row, round_, kiosk_round)
-    candidates = session.scalar(select(func.count()).select_from(Candidate).where(Candidate.round_id == round_.id))
-    if len(marks) != candidates or any(m not in TABLET_MARKS for m in marks):
-        raise InvalidMarks()
-    spent = session.execute(
-        update(Token)
-        .where(Token.secret_hash == secret_hash, Token.state == "issued", Token.round_id == round_.id)
-        .values(state="cast", submission_hash=ours)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if spent != 1:
-        # another tablet spent it since the check above; if it was this very submission, say so
-        again = session.execute(select(Token.state, Token.submission_hash)
-                                .where(Token.secret_hash == secret_hash)).one()
-        if again.state == "cast" and again.submission_hash == ours:
-            return ALREADY_RECORDED
-        raise BallotVoided() if again.state == "void" else BallotAlreadyUsed()
-    session.add(Ballot(id=random_source.token_bytes(16), round_id=round_.id, marks=marks))
-    # content-free and untimed: the log says a ballot was cast in this round, nothing else
-    audit.record(session, actor="kiosk", action="ballot.cast", subject=f"round:{round_.id}", timed=False)
-    return RECORDED
+    (outcome,) = cast_ballots(session, [Cast(code, marks, submission, kiosk_round)])
+    if isinstance(outcome, BallotError):
+        raise outcome
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -187,15 +279,19 @@ MAX_FAILURES_PER_ADDRESS = 500  # a venue's tablets may all share one address be
 FAILURE_WINDOW = dt.timedelta(minutes=5)
 
 
+# one query for both counts, built once: this runs before every cast, the hot path
+_failure = KioskFailure.__table__
+_FAILURES = (select(func.count().filter(_failure.c.tablet == bindparam("tablet")),
+                    func.count().filter(_failure.c.address == bindparam("address")))
+             .where(_failure.c.at > bindparam("since"),
+                    or_(_failure.c.tablet == bindparam("tablet"), _failure.c.address == bindparam("address"))))
+
+
 def check_guessing(session: Session, *, tablet: str, address: str, now: dt.datetime | None = None) -> None:
     """Raise KioskThrottled if this tablet session (or, far more generously, its address) has sent too many
     codes that matched no ballot lately. Other tablets behind the same address are not held up."""
     since = (now or utcnow()) - FAILURE_WINDOW
-    # one query for both counts: this runs before every cast, the hot path
-    by_tablet, by_address = session.execute(
-        select(func.count().filter(KioskFailure.tablet == tablet), func.count().filter(KioskFailure.address == address))
-        .where(KioskFailure.at > since, or_(KioskFailure.tablet == tablet, KioskFailure.address == address))
-    ).one()
+    by_tablet, by_address = session.execute(_FAILURES, {"tablet": tablet, "address": address, "since": since}).one()
     if by_tablet >= MAX_FAILURES_PER_TABLET or by_address >= MAX_FAILURES_PER_ADDRESS:
         raise KioskThrottled(minutes=int(FAILURE_WINDOW.total_seconds() // 60))
 
