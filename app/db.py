@@ -1,4 +1,5 @@
-"""One database session per request, closed (and so rolled back unless committed) at teardown."""
+"""One database session per request, closed (and so rolled back unless committed) at teardown; the casts' group
+commit (app.group_commit), one per app beside its sessions."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from sqlalchemy.orm import Session
 
 from ballots.db import make_engine, make_sessionmaker
 
+from .group_commit import GroupCommit
+
 
 def init_app(app: Flask) -> None:
     # create_engine does not connect: nothing touches the database at start-up
     engine = make_engine(app.config["TRUSTVOTE"].database_url)
     app.extensions["trustvote.engine"] = engine
     app.extensions["trustvote.sessionmaker"] = make_sessionmaker(engine)
+    app.extensions["trustvote.group_commit"] = GroupCommit(app.extensions["trustvote.sessionmaker"])
     app.teardown_appcontext(_close)
 
 

@@ -29,18 +29,20 @@ def current_tablet(value: str | None = None) -> str:
         return "address:" + (request.remote_addr or "")
 
 
-def guarded(action, tablet_field: str | None = None):
+def guarded(action, tablet_field: str | None = None, *, read_only: bool = False):
     """Run `action(db)`, a ballot lookup, under the tablet's guessing throttle: raises KioskThrottled first if
     the tablet (or its address) sent too many unknown codes; a code matching no ballot is remembered (in a
-    transaction of its own, committed) and UnknownBallot raised again."""
+    transaction of its own, committed) and UnknownBallot raised again. `read_only`: the action writes nothing,
+    so on SQLite the check and the action share a deferred transaction, which takes no write lock."""
     from ballots import casting
+    from ballots.db import reading
     from ballots.issuing import UnknownBallot
 
     from .db import get_db
 
     db = get_db()
     tablet, address = current_tablet(tablet_field), request.remote_addr or ""
-    casting.check_guessing(db, tablet=tablet, address=address)
+    casting.check_guessing(reading(db) if read_only else db, tablet=tablet, address=address)
     try:
         return action(db)
     except UnknownBallot:

@@ -7,9 +7,13 @@ import multiprocessing
 import os
 
 bind = os.environ.get("TRUSTVOTE_BIND", "127.0.0.1:8000")
-# the usual 2 x cores + 1, capped: SQLite serialises writers anyway, PostgreSQL has its own connection limit
-workers = int(os.environ.get("TRUSTVOTE_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 9)))
-worker_class = "sync"
+# One process a core, each with a pool of threads: a cast waits mostly for its commit to reach the disk, and the
+# casts waiting together in a process share one commit (app/group_commit.py), which needs them in one process.
+# Capped: SQLite serialises writers anyway, and 4 processes of at most 15 pooled connections each stay within
+# PostgreSQL's default 100 (more casting capacity is more instances behind nginx, each with its own limit).
+workers = int(os.environ.get("TRUSTVOTE_WORKERS", min(multiprocessing.cpu_count(), 4)))
+worker_class = "gthread"
+threads = int(os.environ.get("TRUSTVOTE_THREADS", 32))
 timeout = 60
 graceful_timeout = 20
 keepalive = 5
@@ -28,3 +32,11 @@ loglevel = "info"
 # the same user, and nothing here needs it (older versions ignore the setting)
 control_socket_disable = True
 forwarded_allow_ips = os.environ.get("TRUSTVOTE_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_fork(server, worker):
+    # A thread waiting for the database gets the interpreter back sooner: the default 5 ms turn of the other
+    # threads would be added to every statement of a cast's transaction, which holds the locks other casts wait for
+    import sys
+
+    sys.setswitchinterval(0.0005)

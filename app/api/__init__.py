@@ -13,10 +13,11 @@ from werkzeug.exceptions import BadRequest
 from ballots import casting, scanning
 from ballots.errors import N_, BallotError, InvalidInput
 
+from .. import group_commit
 from ..db import get_db
 from ..i18n import translate_error
 from ..security import csrf
-from ..tablets import guarded
+from ..tablets import current_tablet, guarded
 from .openapi import document
 
 bp = Blueprint("api", __name__)
@@ -65,7 +66,7 @@ def never_cached(response):
 def open_ballot():
     body = _body()
     code, kiosk_round = _text(body, "code"), _round(body)
-    view = guarded(lambda db: casting.show_ballot(db, code=code, kiosk_round=kiosk_round))
+    view = guarded(lambda db: casting.show_ballot(db, code=code, kiosk_round=kiosk_round), read_only=True)
     return jsonify(round=view.round_id, committee=view.committee, conference=view.conference, title=view.title,
                    invalid_mark_policy=view.invalid_mark_policy,
                    candidates=[{"name": name, "post": post} for name, post in view.candidates])
@@ -76,13 +77,9 @@ def cast():
     body = _body()
     code, submission, kiosk_round = _text(body, "code"), _text(body, "submission", 64), _round(body)
     marks = casting.parse_marks(body.get("marks"))
-
-    def spend(db):
-        outcome = casting.cast_ballot(db, code=code, marks=marks, submission=submission, kiosk_round=kiosk_round)
-        db.commit()  # durable before the tablet says "recorded"
-        return outcome
-
-    outcome = guarded(spend)
+    # throttled per tablet, and committed with the casts that came in together before the tablet says "recorded"
+    outcome = group_commit.cast(casting.Cast(code, marks, submission, kiosk_round, tablet=current_tablet(),
+                                             address=request.remote_addr or ""))
     return jsonify(status=outcome, message=_("Your ballot has been recorded.")), (
         201 if outcome == casting.RECORDED else 200)
 

@@ -55,7 +55,7 @@ def ballot_form(round_id: int):
     code = request.form.get("code", "")
     tablet = request.form.get("tablet", "")
     try:
-        view = guarded(lambda db: casting.show_ballot(db, code=code, kiosk_round=round_id), tablet)
+        view = guarded(lambda db: casting.show_ballot(db, code=code, kiosk_round=round_id), tablet, read_only=True)
     except BallotError as exc:
         return _refused(round_id, exc)
     return render_template("kiosk/ballot_form.html", view=view, code=code, round_id=round_id, tablet=tablet,

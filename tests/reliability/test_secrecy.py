@@ -250,11 +250,15 @@ def test_the_ballots_are_stored_in_the_order_of_their_random_ids_not_of_their_ca
 
 def test_before_the_close_postgresql_kept_the_ballots_in_casting_order_and_sqlite_did_not(voted):
     """The check above can fail: on PostgreSQL, before the close, the heap held the ballots in about the order
-    they were cast (which is why closing rewrites it). SQLite's ballot table has no rowid: never in casting order."""
+    they were cast (which is why closing rewrites it). SQLite's ballot table has no rowid: never in casting order.
+
+    The casts that arrive together share one commit (app.group_commit) and are acknowledged together after it, in
+    no particular order, so the acknowledged order follows the heap's only batch by batch: rho of about 0.87
+    here, still far beyond the 0.25 that the check above allows."""
     positions = [voted.cast_order[marks] for marks in voted.stored_before_close]
     rho = _spearman(positions, list(range(BALLOTS)))
     if voted.engine.dialect.name == "postgresql":
-        assert rho > 0.9, rho
+        assert rho > 0.6, rho
     else:
         assert abs(rho) < 0.25, rho
 
