@@ -85,7 +85,8 @@ def demo_command(if_empty: bool):
             raise click.ClickException("the database already has committees; the demo loads into an empty one")
         pdf_path.parent.mkdir(parents=True, exist_ok=True)
         with _private_file(str(pdf_path)) as out, _private_file(str(paper_path)) as paper:
-            demo.load(session, ballots_pdf=out, paper_pdf=paper, base_url=base_url_from_env())
+            key = signing.load_private_key(instance_from_env() / SIGNING_KEY_FILE)
+            demo.load(session, ballots_pdf=out, paper_pdf=paper, signing_key=key, base_url=base_url_from_env())
         session.commit()
     click.echo("demo province loaded; logins:")
     for login in demo.LOGINS:

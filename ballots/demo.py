@@ -3,7 +3,8 @@
 Three levels below the province (districts, communes, Party cells), Vietnamese names and posts, district
 secretaries who also sit on the provincial committee, a conference with a round in draft, another whose ballots
 are issued and printed (ready to vote), a third whose tablet voting is over and whose paper ballots wait to be
-counted (printed too, so a newcomer can key them in), and an account of each role.
+counted (printed too, so a newcomer can key them in), a fourth whose result is counted, sealed and published
+(what the viewers and the district's dashboard show), and an account of each role.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import BinaryIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import accounts, casting, committees, issuing, printing, rounds, tokens
+from . import accounts, casting, committees, counting, issuing, printing, publication, rounds, tokens
 from .models import Committee
 
 ACTOR = "demo"
@@ -65,14 +66,16 @@ def has_data(session: Session) -> bool:
 
 READY_COMMUNE = "Đảng ủy xã Phú Lộc"
 COUNTING_COMMUNE = "Đảng ủy xã Thạch Bàn"
+PUBLISHED_COMMUNE = "Đảng ủy thị trấn Tân Phú"
 
 
 def load(
     session: Session, *, ballots_pdf: BinaryIO | None = None, paper_pdf: BinaryIO | None = None,
-    base_url: str = "http://127.0.0.1:5000",
+    signing_key=None, base_url: str = "http://127.0.0.1:5000",
 ) -> None:
     """Create the demo province. With `ballots_pdf`, also a round ready to vote whose ballots are printed there;
-    with `paper_pdf`, a round closed after tablet voting whose unused sheets, printed there, play the paper ballots.
+    with `paper_pdf`, a round closed after tablet voting whose unused sheets, printed there, play the paper ballots;
+    with `signing_key` (the instance's), a round whose result is sealed with it and published.
 
     Flushes, never commits.
     """
@@ -125,6 +128,8 @@ def load(
         _ready_to_vote(session, by_name[READY_COMMUNE], made, ballots_pdf, base_url)
     if paper_pdf is not None:
         _ready_to_count(session, by_name[COUNTING_COMMUNE], made, paper_pdf, base_url)
+    if signing_key is not None:
+        _published(session, by_name[PUBLISHED_COMMUNE], made, signing_key)
 
 
 def _ready_to_vote(session, commune: Committee, made: dict, out: BinaryIO, base_url: str) -> None:
@@ -166,6 +171,36 @@ def _ready_to_count(session, commune: Committee, made: dict, out: BinaryIO, base
         casting.cast_ballot(session, code=tokens.code_of(secret), marks=marks, submission=f"demo-tablet-{number:04d}")
     casting.close_voting(session, round_, actor=ACTOR)
     printing.print_ballots(printing.sheet_of(round_), secrets[14:], out, base_url=base_url)
+
+
+def _published(session, commune: Committee, made: dict, key) -> None:
+    """A fourth commune: 28 ballots cast on tablets, counted, approved by two tellers, sealed and published."""
+    for teller in ("kiemphieu1", "kiemphieu2"):
+        accounts.grant_role(session, account=made[teller], committee=commune, role="teller", actor=ACTOR)
+    accounts.grant_role(session, account=made["xemxa"], committee=commune, role="viewer", actor=ACTOR)
+    conference = rounds.create_conference(
+        session, committee=commune, name="Hội nghị sơ kết giữa nhiệm kỳ 2020-2025",
+        held_on=dt.date(2026, 12, 3), place="Hội trường Đảng ủy thị trấn Tân Phú", term=TERM, actor=ACTOR)
+    round_ = rounds.create_round(
+        session, conference=conference, title="Lấy phiếu tín nhiệm đối với Ban Chấp hành Đảng bộ thị trấn",
+        rule_set="qd96-2023", actor=ACTOR)
+    rounds.set_numbers(session, round_, convened=30, present=28, spares=0, actor=ACTOR)
+    tellers = [made["kiemphieu1"], made["kiemphieu2"]]
+    rounds.set_board(session, round_, [t.id for t in tellers], actor=ACTOR)
+    secrets = issuing.issue_ballots(session, round_, count=28, actor="kiemphieu1").secrets
+    casting.open_voting(session, round_, actor=ACTOR)
+    rng = random.Random(2027)
+    candidates = len(round_.candidates)
+    for number, secret in enumerate(secrets):
+        # the last candidate draws mostly low trust: 2*low > N shows on the dashboard and the result
+        marks = bytes(rng.choice((1, 1, 1, 2, 2, 3)) for _ in range(candidates - 1)) + bytes(
+            [rng.choice((1, 2, 3, 3, 3, 3))])
+        casting.cast_ballot(session, code=tokens.code_of(secret), marks=marks, submission=f"demo-published-{number:04d}")
+    casting.close_voting(session, round_, actor=ACTOR)
+    counting.count_round(session, round_, account=tellers[0])
+    for teller in tellers:
+        counting.approve(session, round_, account=teller, key=key)
+    publication.publish(session, round_, account=tellers[0])
 
 
 def _names():

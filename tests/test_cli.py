@@ -42,6 +42,7 @@ def test_db_upgrade_reports_the_revision(tmp_path, db_url):
 
 
 def test_the_demo_province_loads_once_and_prints_its_logins(tmp_path, db_url, session):
+    run(["init"], tmp_path, db_url)
     output = run(["demo", "--if-empty"], tmp_path, db_url)
     pdf = tmp_path / "demo-ballots.pdf"
     assert f"ballots of the round ready to vote (Đảng ủy xã Phú Lộc): {pdf}" in output
@@ -72,7 +73,9 @@ def test_the_demo_province_loads_once_and_prints_its_logins(tmp_path, db_url, se
     paper = tmp_path / "demo-paper-ballots.pdf"
     assert f"paper ballots of the round ready to count (Đảng ủy xã Thạch Bàn): {paper}" in output
     assert paper.read_bytes().startswith(b"%PDF") and stat.S_IMODE(os.stat(paper).st_mode) == 0o600
-    assert session.scalar(select(func.count()).select_from(Conference)) == 3
+    published = session.scalars(select(Round).where(Round.state == "published")).one()
+    assert published.conference.committee.name == "Đảng ủy thị trấn Tân Phú"
+    assert session.scalar(select(func.count()).select_from(Conference)) == 4
     roles = set(session.scalars(select(Grant.role)))
     assert roles == {"organizer", "teller", "viewer"}
     assert session.scalar(select(func.count()).select_from(Account).where(Account.is_admin)) == 1
