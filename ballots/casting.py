@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets as random_source
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -210,10 +211,11 @@ def cast_ballots(session: Session, casts: Sequence[Cast]) -> list[str | BallotEr
     outcomes: list[str | BallotError] = []
     ballots: list[dict] = []
     per_round: dict[int, int] = {}
+    guesses = _Guesses(session, casts)
     for cast in casts:
         try:
             if cast.tablet is not None:
-                check_guessing(session, tablet=cast.tablet, address=cast.address)
+                guesses.check(cast)
             secret_hash = tokens.hash_secret(tokens.secret_of(cast.code))
             ours = submission_hash(cast.submission)
         except BallotError as exc:  # malformed input: refused before any lookup
@@ -229,6 +231,7 @@ def cast_ballots(session: Session, casts: Sequence[Cast]) -> list[str | BallotEr
             refusal = _refusal(session, cast, secret_hash, ours)
             if isinstance(refusal, UnknownBallot) and cast.tablet is not None:
                 record_guess(session, tablet=cast.tablet, address=cast.address)  # committed with the batch
+                guesses.add(cast)
             outcomes.append(refusal)
             continue
         ballots.append({"id": random_source.token_bytes(16), "round_id": spent, "marks": cast.marks})
@@ -294,6 +297,39 @@ def check_guessing(session: Session, *, tablet: str, address: str, now: dt.datet
     by_tablet, by_address = session.execute(_FAILURES, {"tablet": tablet, "address": address, "since": since}).one()
     if by_tablet >= MAX_FAILURES_PER_TABLET or by_address >= MAX_FAILURES_PER_ADDRESS:
         raise KioskThrottled(minutes=int(FAILURE_WINDOW.total_seconds() // 60))
+
+
+_RECENT_FAILURES = (select(_failure.c.tablet, _failure.c.address)
+                    .where(_failure.c.at > bindparam("since"),
+                           or_(_failure.c.tablet.in_(bindparam("tablets", expanding=True)),
+                               _failure.c.address.in_(bindparam("addresses", expanding=True)))))
+
+
+class _Guesses:
+    """check_guessing for the casts of one transaction with one query: the recent failures of their tablets and
+    addresses, read once, plus those the transaction records itself as it goes."""
+
+    def __init__(self, session: Session, casts: Sequence[Cast], now: dt.datetime | None = None) -> None:
+        self.by_tablet: Counter[str] = Counter()
+        self.by_address: Counter[str] = Counter()
+        throttled = [cast for cast in casts if cast.tablet is not None]
+        if throttled:
+            rows = session.execute(_RECENT_FAILURES, {
+                "since": (now or utcnow()) - FAILURE_WINDOW,
+                "tablets": sorted({cast.tablet for cast in throttled}),
+                "addresses": sorted({cast.address for cast in throttled})}).all()
+            for tablet, address in rows:
+                self.by_tablet[tablet] += 1
+                self.by_address[address] += 1
+
+    def check(self, cast: Cast) -> None:
+        if (self.by_tablet[cast.tablet] >= MAX_FAILURES_PER_TABLET
+                or self.by_address[cast.address] >= MAX_FAILURES_PER_ADDRESS):
+            raise KioskThrottled(minutes=int(FAILURE_WINDOW.total_seconds() // 60))
+
+    def add(self, cast: Cast) -> None:
+        self.by_tablet[cast.tablet] += 1
+        self.by_address[cast.address] += 1
 
 
 def record_guess(session: Session, *, tablet: str, address: str, now: dt.datetime | None = None) -> None:
