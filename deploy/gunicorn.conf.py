@@ -22,6 +22,11 @@ limit_request_line = 8190
 limit_request_fields = 100
 max_requests = 5000
 max_requests_jitter = 500
+# the app is loaded once, in the master, and each worker forked from it: a worker recycled by max_requests is
+# back at once instead of importing everything again while its share of the tablets wait (create_app opens no
+# connection, so no socket is shared across the fork). New code then needs `systemctl restart`, as
+# deploy/README.md says, not a reload (HUP)
+preload_app = True
 # The access log never carries a query string: ballot secrets travel in URL fragments and bodies only, and
 # nothing else in a query needs keeping. %(U)s is the path alone.
 accesslog = os.environ.get("TRUSTVOTE_ACCESS_LOG", "-")
