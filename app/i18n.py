@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Flask, session
-from flask_babel import Babel, gettext, lazy_gettext as _l
+from flask_babel import Babel, format_date, gettext, lazy_gettext as _l
 
 from ballots.results import DIGITS
 from ballots.tally import percent
@@ -72,6 +74,7 @@ def init_app(app: Flask) -> None:
             "base_sentence": lambda name, count: BASE_SENTENCES[name] % {"count": count},
             "pct": percentage,
             "phase_name": lambda key: PHASE_NAMES.get(key, key),
+            "day": lambda iso: format_date(dt.date.fromisoformat(iso)) if iso else "",
             "marks_text": lambda marks: marks.translate(DIGITS).decode(),
         }
 

@@ -22,7 +22,7 @@ BASE_WORDS = {"collected": "phiếu thu về", "issued": "phiếu phát ra", "co
 THRESHOLD_WORDS = {"more_than_half": "Trên một nửa tín nhiệm thấp", "two_thirds_or_more": "Từ hai phần ba trở lên",
                    "more_than_two_thirds": "Trên hai phần ba"}
 PHASE_WORDS = {"not_started": "Chưa bắt đầu", "open": "Đang bỏ phiếu", "counting": "Đang kiểm phiếu",
-               "sealed": "Đã niêm phong", "published": "Đã công bố"}
+               "sealed": "Đã niêm phong", "published": "Đã công khai"}
 CANDIDATE_HEADERS = ["STT", "Họ và tên", "Chức vụ", "Tín nhiệm cao", "Tỷ lệ tín nhiệm cao", "Tín nhiệm",
                      "Tỷ lệ tín nhiệm", "Tín nhiệm thấp", "Tỷ lệ tín nhiệm thấp", "Ô không hợp lệ"] + [
     THRESHOLD_WORDS[key] for key in THRESHOLDS]

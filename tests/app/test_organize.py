@@ -201,14 +201,14 @@ def test_settings_can_be_overridden_in_draft(login_as, session, world):
     round_id = int(_new_round(client, world).headers["Location"].rsplit("/", 1)[1])
     response = client.submit(f"/rounds/{round_id}", f"/rounds/{round_id}/settings", data={
         "base": "issued", "invalid_mark_policy": "row", "extra_writing_policy": "void", "places_limit": "",
-        "paper_entries": "3", "audience": ["committee", "upper", "candidate"],
+        "paper_entries": "3", "audience": ["committee", "upper", "candidate"], "publisher": "organizer",
         "consequence-more_than_half": "Xem xét cho thôi giữ chức vụ"})
     assert response.status_code == 303
     session.rollback()
     round_ = session.get(Round, round_id)
     assert (round_.base, round_.invalid_mark_policy, round_.places_limit, round_.paper_entries) == (
         "issued", "row", None, 3)
-    assert round_.audience == ["committee", "upper", "candidate"]
+    assert round_.audience == ["committee", "upper", "candidate"] and round_.publisher == "organizer"
     assert round_.consequences == {"more_than_half": "Xem xét cho thôi giữ chức vụ"}
 
 
@@ -218,12 +218,14 @@ def test_settings_can_be_overridden_in_draft(login_as, session, world):
     {"audience": []},
     {"places_limit": "0"},
     {"places_limit": "hai"},
+    {"publisher": "everyone"},
 ])
 def test_bad_settings_are_refused_with_400_and_nothing_changes(login_as, session, world, data):
     client = login_as("organizer")
     round_id = int(_new_round(client, world).headers["Location"].rsplit("/", 1)[1])
     good = {"base": "collected", "invalid_mark_policy": "ballot", "extra_writing_policy": "ignore",
-            "places_limit": "2", "paper_entries": "2", "audience": ["committee", "upper"]}
+            "places_limit": "2", "paper_entries": "2", "audience": ["committee", "upper"], "publisher": "board"}
+    assert client.submit(f"/rounds/{round_id}", f"/rounds/{round_id}/settings", data=good).status_code == 303
     response = client.submit(f"/rounds/{round_id}", f"/rounds/{round_id}/settings", data={**good, **data})
     assert response.status_code == 400
     session.rollback()

@@ -235,7 +235,7 @@ def test_viewers_at_three_levels_read_what_is_published_to_them(browser, live_se
         assert table[0][0] == "Kết quả lấy phiếu tín nhiệm các cấp ủy trực thuộc Huyện ủy Đông Anh"
         assert table[1][:5] == ("Cấp ủy", "Cấp", "Đợt lấy phiếu", "Ngày hội nghị", "Trạng thái")
         published = next(row for row in table[2:] if row[0] == "Đảng ủy xã Yên Bình")
-        assert published[2] == COMMUNE_TITLE and published[4] == "Đã công bố" and published[5] == "Có"
+        assert published[2] == COMMUNE_TITLE and published[4] == "Đã công khai" and published[5] == "Có"
         assert published[6:] == (5, 4, 0.8, 1, 1, 1)  # numbers as numbers
         assert {row[0] for row in table[2:]} == {"Đảng ủy xã Yên Bình", "Đảng ủy xã Hòa Lạc", THIRD_COMMUNE}
 
@@ -324,8 +324,8 @@ def test_viewers_at_three_levels_read_what_is_published_to_them(browser, live_se
     # --- The commune's viewer: its own result, nothing of the district's.
     with logged_in(browser, live_server, "viewer", world.password) as page:
         roles = page.locator("section", has=page.get_by_role("heading", name="Các vai trò khác"))
-        roles.get_by_role("link", name="Kết quả đã công bố").click()
-        expect(page.get_by_role("heading", name="Kết quả đã công bố", level=1)).to_be_visible()
+        roles.get_by_role("link", name="Kết quả đã công khai").click()
+        expect(page.get_by_role("heading", name="Kết quả đã công khai", level=1)).to_be_visible()
         listed = page.locator("main table tbody tr")
         expect(listed).to_have_count(1)
         expect(listed.locator("td").first).to_have_text("Đảng ủy xã Yên Bình")
@@ -358,7 +358,7 @@ def test_viewers_at_three_levels_read_what_is_published_to_them(browser, live_se
         expect(page.locator("table.results .flag")).to_have_count(0)
         expect(page.get_by_text("cũng được lấy phiếu tại")).to_have_count(0)  # the commune's is not theirs
         check_layout(page)
-        page.get_by_role("link", name="Kết quả đã công bố", exact=True).first.click()
+        page.get_by_role("link", name="Kết quả đã công khai", exact=True).first.click()
         expect(page.locator("main table tbody tr")).to_have_count(1)
         expect(page.locator("main table tbody tr td").first).to_have_text("Huyện ủy Đông Anh")
         expect_forbidden(page, f"/results/rounds/{tree.commune_round}", leaks=(COMMUNE_TITLE, "Phạm Thị Hương"))
