@@ -59,20 +59,24 @@ def rows(session: Session, committee: Committee, account: Account) -> list[Row]:
         select(Committee.id, Committee.name, Committee.level).where(Committee.parent_id == committee.id))}
     found: list[Row] = []
     seen: set[int] = set()
+    # the summary's columns, not the entity: thousands of ORM instances would cost more than the rest of the page
     query = (select(Round.id, Round.title, Round.state, Round.convened, Round.present, Round.audience,
-                    Conference.committee_id, Conference.held_on, ResultSummary)
+                    Conference.committee_id, Conference.held_on, ResultSummary.issued, ResultSummary.collected,
+                    ResultSummary.more_than_half, ResultSummary.two_thirds_or_more,
+                    ResultSummary.more_than_two_thirds)
              .join(Conference, Conference.id == Round.conference_id)
              .outerjoin(ResultSummary, ResultSummary.round_id == Round.id)
              .where(Conference.committee_id.in_(select(Committee.id).where(Committee.parent_id == committee.id))))
-    for rid, title, state, convened, present, audience, cid, held_on, summary in session.execute(query):
+    for (rid, title, state, convened, present, audience, cid, held_on, issued, collected,
+         *crossed) in session.execute(query):
         name, level = children[cid]
         seen.add(cid)
-        shown = reader and state == "published" and "upper" in audience and summary is not None
+        # issued is NOT NULL in result_summary: None here means the round has no summary (not sealed)
+        shown = reader and state == "published" and "upper" in audience and issued is not None
         found.append(Row(cid, name, level, PHASES[state], round_id=rid, title=title, held_on=held_on,
                          quorum=convened > 0 and 3 * present >= 2 * convened,
-                         issued=summary.issued if shown else None, collected=summary.collected if shown else None,
-                         crossed=(summary.more_than_half, summary.two_thirds_or_more, summary.more_than_two_thirds)
-                         if shown else None))
+                         issued=issued if shown else None, collected=collected if shown else None,
+                         crossed=tuple(crossed) if shown else None))
     for imported in session.scalars(select(ImportedResult).where(
             ImportedResult.committee_id.in_(select(Committee.id).where(Committee.parent_id == committee.id)))):
         name, level = children[imported.committee_id]

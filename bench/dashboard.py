@@ -1,0 +1,394 @@
+"""The upper-level dashboard: server time of /results/committees/<id>/below for a parent with 5,000 committees below.
+
+What a provincial viewer's request costs the server, measured through the WSGI app itself (werkzeug's test client
+calling `app:create_app()`'s callable in this process: no network, no gunicorn, so the time is the app's own, from
+the request's environ to the last byte of the body), against the cheapest page of the same app through the same
+client in the same run (GET /static/css/app.css: a file Flask serves through the app's own before- and after-request
+hooks, no database). The machines are shared and noisy: the ratio is the figure to compare. Each page is requested
+--warm times first (templates, imports, the pool's connection), then --requests times, timed one by one; median
+and p95 of the wall time are printed, and the CPU time of this process a request (client and server are one process
+here, and the client's share is the trivial page's), which noise on a shared machine disturbs less.
+
+Pages timed, each as the logged-in viewer of the parent:
+  default       /results/committees/<id>/below: the first page of 100 rows, sorted by name
+  sorted        the same, only the published rows, sorted by turnout, descending, page 2
+  flagged       only the rows with a candidate past half low trust, sorted by that count, descending
+  xlsx          ?format=xlsx: the Excel export of the whole table (every row; --export-requests times, no warm-up)
+
+Set-up (not timed): a database of each run's own (SQLite: a temporary file; PostgreSQL: the server at
+TRUSTVOTE_TEST_POSTGRES, default postgresql://postgres@127.0.0.1:5432/test, a database created and dropped),
+migrated by ballots.schema.upgrade. Through the domain: the parent committee, an account with a viewer grant on it
+(logged in through the app's /login form), and one child committee with a conference and a round, whose row is
+the template of the others' settings (rule set, audience ['committee', 'upper'], ...). Then with bulk Core inserts
+(tests/factories.py's sealed_round is far too slow for thousands): --children child committees in all, one
+conference and one round each. A share of the rounds are in other states (--other-share, default 10 %: draft,
+open, closed in turn); the rest are published: a ResultSummary row (what the seal records: issued, collected,
+candidates past each threshold) and a Publication row each. The dashboard reads only those tables, so no
+candidates or ballots are inserted. PostgreSQL is ANALYZEd after the seeding, as autovacuum would have been.
+
+Run: .venv/bin/python bench/dashboard.py [--db sqlite|postgresql|both] [--children 5000] [--requests 30]
+     [--export-requests 3] [--profile] (cProfile of the default page and of the export, after the figures)
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import io
+import os
+import pstats
+import random
+import re
+import secrets as random_source
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert, select  # noqa: E402
+
+from ballots import accounts, committees, rounds, schema  # noqa: E402
+from ballots.db import make_engine, make_sessionmaker  # noqa: E402
+from ballots.models import Committee, Conference, Publication, ResultSummary, Round  # noqa: E402
+
+POSTGRES_URL = os.environ.get("TRUSTVOTE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+TRIVIAL = "/static/css/app.css"
+TARGET_MS = 300  # the dashboard page's server time (issue 6)
+OTHER_STATES = ("draft", "open", "closed")
+DISTRICTS = ["Ba Đình", "Hoàn Kiếm", "Tây Hồ", "Long Biên", "Cầu Giấy", "Đống Đa", "Hai Bà Trưng", "Hoàng Mai",
+             "Thanh Xuân", "Sóc Sơn", "Đông Anh", "Gia Lâm", "Nam Từ Liêm", "Thanh Trì", "Bắc Từ Liêm", "Mê Linh"]
+LEVELS = ["Đảng ủy xã", "Đảng ủy phường", "Đảng ủy thị trấn"]
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+# --- the database and the tree -------------------------------------------------------------------------------------
+
+@contextmanager
+def database(engine_name: str, workdir: Path):
+    """The URL of an empty database of this run's own."""
+    if engine_name == "sqlite":
+        yield f"sqlite:///{workdir / 'trustvote.db'}"
+        return
+    from sqlalchemy.engine import make_url
+
+    base = make_url(make_engine(POSTGRES_URL).url)
+    own = f"{base.database}_trustvote_bench_{os.getpid()}"
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{own}"')
+        connection.exec_driver_sql(f'CREATE DATABASE "{own}"')
+    try:
+        yield base.set(database=own).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
+        admin.dispose()
+
+
+def postgres_problem() -> str | None:
+    try:
+        engine = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 (any failure to connect means "not reachable")
+        return f"{exc.__class__.__name__}: {exc}".splitlines()[0]
+
+
+@contextmanager
+def quick_password_hashing():
+    """One account a run: hash its throw-away password cheaply, as the tests do (set-up is not timed)."""
+    from argon2 import PasswordHasher
+
+    saved = accounts._hasher, accounts._DUMMY_HASH
+    quick = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    accounts._hasher, accounts._DUMMY_HASH = quick, quick.hash("not a password")
+    try:
+        yield
+    finally:
+        accounts._hasher, accounts._DUMMY_HASH = saved
+
+
+@dataclass
+class Seeded:
+    parent_id: int
+    username: str
+    password: str
+    states: dict[str, int]
+    seconds: float
+
+
+def child_name(number: int) -> str:
+    return f"Đảng bộ xã {DISTRICTS[number % len(DISTRICTS)]} {number:04d}"
+
+
+def seed(url: str, *, children: int, other_share: float, rng: random.Random) -> Seeded:
+    """Migrate; the parent, a viewer and one child round through the domain; the other children in bulk."""
+    started = time.perf_counter()
+    engine = make_engine(url)
+    schema.upgrade(engine)
+    username, password = "xemtinh", random_source.token_urlsafe(24)
+    with make_sessionmaker(engine)() as session:
+        parent = committees.create_committee(session, name="Tỉnh ủy Hà Nội", level="Tỉnh ủy", parent=None,
+                                             actor="bench")
+        viewer = accounts.create_account(session, username=username, display_name="Xem tỉnh", password=password,
+                                         actor="bench")
+        accounts.grant_role(session, account=viewer, committee=parent, role="viewer", actor="bench")
+        first = committees.create_committee(session, name=child_name(0), level=LEVELS[0], parent=parent,
+                                            actor="bench")
+        conference = rounds.create_conference(session, committee=first, name="Hội nghị sơ kết giữa nhiệm kỳ",
+                                              held_on=dt.date(2026, 12, 5), place="Hội trường", term="2020-2025",
+                                              actor="bench")
+        template = rounds.create_round(session, conference=conference, title="Lấy phiếu tín nhiệm BCH",
+                                       convened=30, present=28, actor="bench")
+        session.flush()
+        assert "upper" in template.audience, template.audience
+        settings = {column.key: getattr(template, column.key) for column in Round.__table__.columns
+                    if column.key not in ("id", "conference_id", "title", "state", "convened", "present")}
+        parent_id, first_id, template_id = parent.id, first.id, template.id
+        session.commit()
+
+    with engine.begin() as connection:
+        connection.execute(insert(Committee), [
+            {"parent_id": parent_id, "name": child_name(number), "level": LEVELS[number % len(LEVELS)]}
+            for number in range(1, children)])
+        child_ids = connection.scalars(select(Committee.id).where(Committee.parent_id == parent_id,
+                                                                  Committee.id != first_id)
+                                       .order_by(Committee.id)).all()
+        connection.execute(insert(Conference), [
+            {"committee_id": cid, "name": "Hội nghị sơ kết giữa nhiệm kỳ",
+             "held_on": dt.date(2026, 11, 1) + dt.timedelta(days=rng.randrange(40)), "place": "Hội trường",
+             "term": "2020-2025"} for cid in child_ids])
+        conference_ids = connection.scalars(select(Conference.id).where(Conference.committee_id.in_(
+            select(Committee.id).where(Committee.parent_id == parent_id, Committee.id != first_id)))
+            .order_by(Conference.id)).all()
+        every_other = max(1, round(1 / other_share)) if other_share > 0 else 0
+        states = ["published" if not every_other or number % every_other else
+                  OTHER_STATES[(number // every_other) % len(OTHER_STATES)] for number in range(children)]
+        states[0] = "published"  # the domain's round, published below by row like the others
+        round_rows = []
+        for conference_id, state in zip(conference_ids, states[1:], strict=True):
+            convened = rng.randrange(15, 60)
+            round_rows.append({**settings, "conference_id": conference_id, "title": "Lấy phiếu tín nhiệm BCH",
+                               "state": state, "convened": convened,
+                               "present": convened - rng.choice((0, 0, 1, 2, 3, convened // 2))})
+        connection.execute(insert(Round), round_rows)
+        published = connection.execute(select(Round.id, Round.convened, Round.present).join(Conference).where(
+            Conference.committee_id.in_(select(Committee.id).where(Committee.parent_id == parent_id))))
+        published = [(rid, convened, present) for rid, convened, present in published]
+        published_ids = set(connection.scalars(select(Round.id).where(Round.state == "published")))
+        published_ids.add(template_id)
+        summaries, publications = [], []
+        for rid, convened, present in published:
+            if rid not in published_ids:
+                continue
+            issued = present
+            collected = issued - rng.choice((0, 0, 0, 1, 2))
+            candidates = rng.randrange(9, 40)
+            half = rng.choice((0,) * 8 + (1, 2))
+            summaries.append({"round_id": rid, "issued": issued, "collected": collected, "convened": convened,
+                              "present": present, "more_than_half": half, "two_thirds_or_more": min(half, 1),
+                              "more_than_two_thirds": 0 if candidates < 20 else min(half, 1)})
+            publications.append({"round_id": rid, "published_by": "bench"})
+        connection.execute(Round.__table__.update().where(Round.id == template_id).values(state="published"))
+        connection.execute(insert(ResultSummary), summaries)
+        connection.execute(insert(Publication), publications)
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("ANALYZE")
+    engine.dispose()
+    counted = {state: states.count(state) for state in ("published", *OTHER_STATES)}
+    return Seeded(parent_id, username, password, counted, time.perf_counter() - started)
+
+
+# --- the app and the timed requests --------------------------------------------------------------------------------
+
+def make_app(url: str, workdir: Path):
+    from app import create_app
+    from app.settings import Settings, init_instance
+
+    instance = workdir / "instance"
+    init_instance(instance)
+    return create_app(Settings.from_env({"TRUSTVOTE_INSTANCE": str(instance), "TRUSTVOTE_DATABASE_URL": url}))
+
+
+def log_in(app, username: str, password: str):
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    match = CSRF.search(page)
+    assert match, "no CSRF token on the log-in page"
+    response = client.post("/login", data={"username": username, "password": password,
+                                           "csrf_token": match.group(1) or match.group(2)})
+    assert response.status_code in (302, 303), (response.status_code, response.get_data(as_text=True)[:500])
+    return client
+
+
+@dataclass
+class Page:
+    name: str
+    path: str
+    count: int
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    size: int = 0
+    rows: str = ""
+
+    def percentile(self, values: list[float], p: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.wall) * 1000
+
+    @property
+    def p95_ms(self) -> float:
+        return self.percentile(self.wall, 95) * 1000
+
+    @property
+    def cpu_ms(self) -> float:
+        return statistics.median(self.cpu) * 1000
+
+
+ROWS_SHOWN = re.compile(r'<p class="hint">(\S+)')
+
+
+def time_page(client, page: Page, warm: int, profiler: cProfile.Profile | None = None) -> Page:
+    for _ in range(warm):
+        response = client.get(page.path)
+        assert response.status_code == 200, (page.path, response.status_code, response.get_data()[:300])
+    for _ in range(page.count):
+        if profiler:
+            profiler.enable()
+        cpu, began = time.process_time(), time.perf_counter()
+        response = client.get(page.path)
+        body = response.get_data()  # the whole body, as a server would write it
+        page.wall.append(time.perf_counter() - began)
+        page.cpu.append(time.process_time() - cpu)
+        if profiler:
+            profiler.disable()
+        assert response.status_code == 200, (page.path, response.status_code)
+    page.size = len(body)
+    if page.path.endswith("xlsx"):
+        from openpyxl import load_workbook
+
+        page.rows = f"{load_workbook(io.BytesIO(body), read_only=True).active.max_row - 2} rows"
+    elif page.path != TRIVIAL:
+        found = ROWS_SHOWN.search(body.decode())
+        page.rows = f"{body.decode().count('<tr>') - 1} of {found.group(1) if found else '?'} rows"
+    return page
+
+
+@dataclass
+class EngineResult:
+    engine: str
+    seeded: Seeded
+    pages: list[Page]
+    profiles: dict[str, str] = field(default_factory=dict)
+
+
+def run_engine(engine_name: str, args) -> EngineResult:
+    with tempfile.TemporaryDirectory(prefix="trustvote-bench-") as tmp, database(engine_name, Path(tmp)) as url:
+        with quick_password_hashing():
+            seeded = seed(url, children=args.children, other_share=args.other_share, rng=random.Random(6))
+            app = make_app(url, Path(tmp))
+            client = log_in(app, seeded.username, seeded.password)
+        print(f"  {engine_name}: seeded {args.children} committees below one parent in {seeded.seconds:.1f} s "
+              f"({', '.join(f'{v} {k}' for k, v in seeded.states.items())})", file=sys.stderr)
+        below = f"/results/committees/{seeded.parent_id}/below"
+        pages = [
+            Page("trivial", TRIVIAL, args.requests),
+            Page("default", below, args.requests),
+            Page("sorted", f"{below}?phase=published&sort=turnout&order=desc&page=2", args.requests),
+            Page("flagged", f"{below}?flagged=1&sort=flagged&order=desc", args.requests),
+            Page("xlsx", f"{below}?format=xlsx", args.export_requests),
+        ]
+        result = EngineResult(engine_name, seeded, [])
+        for page in pages:
+            profiler = cProfile.Profile() if args.profile and page.name in ("default", "xlsx") else None
+            result.pages.append(time_page(client, page, args.warm if page.name != "xlsx" else 0, profiler))
+            print(f"  {engine_name} {page.name}: median {page.median_ms:.1f} ms, p95 {page.p95_ms:.1f} ms, "
+                  f"CPU {page.cpu_ms:.1f} ms", file=sys.stderr)
+            if profiler:
+                out = io.StringIO()
+                pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.profile_lines)
+                result.profiles[page.name] = out.getvalue()
+        app.extensions["trustvote.engine"].dispose()
+    return result
+
+
+# --- the report ----------------------------------------------------------------------------------------------------
+
+def report(results: list[EngineResult], args) -> None:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = f" (load average {os.getloadavg()[0]:.1f} at the end)" if hasattr(os, "getloadavg") else ""
+    print(f"dashboard: {args.children} committees below one parent, one round each ({args.other_share:.0%} not "
+          f"published), through the WSGI app (werkzeug test client); {args.requests} requests a page after "
+          f"{args.warm} to warm up ({args.export_requests} of the export), {cores} cores{load}")
+    print(f"  {'engine':<11} {'page':<8} {'requests':>8} {'median':>10} {'p95':>10} {'CPU':>9} {'ratio':>7} "
+          f"{'CPU ratio':>9} {'body':>9}  shown")
+    for result in results:
+        trivial = result.pages[0]
+        for page in result.pages:
+            ratio = f"{page.median_ms / trivial.median_ms:7.0f}" if page is not trivial else ""
+            cpu_ratio = f"{page.cpu_ms / trivial.cpu_ms:9.0f}" if page is not trivial else ""
+            print(f"  {result.engine:<11} {page.name:<8} {len(page.wall):>8} {page.median_ms:>7.1f} ms "
+                  f"{page.p95_ms:>7.1f} ms {page.cpu_ms:>6.1f} ms {ratio:>7} {cpu_ratio:>9} "
+                  f"{page.size / 1024:>6.0f} kB  {page.rows}")
+    print(f"  pages: default = {results[0].pages[1].path if results else ''} (first 100 rows by name); "
+          f"sorted = published only, by turnout descending, page 2; flagged = only rows with a candidate past "
+          f"half low, by that count; xlsx = the whole table as Excel")
+    print(f"Target: the dashboard page under {TARGET_MS} ms of server time")
+    for result in results:
+        worst = max(page.median_ms for page in result.pages[1:4])
+        worst_p95 = max(page.p95_ms for page in result.pages[1:4])
+        verdict = "met" if worst_p95 < TARGET_MS else ("met at the median, not at p95" if worst < TARGET_MS
+                                                       else "MISSED")
+        worst_cpu = max(page.cpu_ms for page in result.pages[1:4])
+        print(f"  {result.engine:<11} slowest HTML page: median {worst:.0f} ms, p95 {worst_p95:.0f} ms: {verdict} "
+              f"(its CPU, which load disturbs less: {worst_cpu:.0f} ms a request); the export of every row: median "
+              f"{result.pages[4].median_ms:.0f} ms")
+    for result in results:
+        for name, profile in result.profiles.items():
+            print(f"\n--- profile: {result.engine}, {name}, {args.requests if name != 'xlsx' else args.export_requests}"
+                  f" requests ---\n{profile}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--children", type=int, default=5000, help="committees directly below the parent")
+    parser.add_argument("--other-share", type=float, default=0.1,
+                        help="share of the rounds not published (draft, open, closed in turn)")
+    parser.add_argument("--requests", type=int, default=30, help="timed requests of each HTML page")
+    parser.add_argument("--export-requests", type=int, default=3,
+                        help="timed requests of the Excel export (no warm-up: the HTML pages warmed the same rows)")
+    parser.add_argument("--warm", type=int, default=3, help="untimed requests of each page first")
+    parser.add_argument("--profile", action="store_true", help="cProfile the default page and the export")
+    parser.add_argument("--profile-lines", type=int, default=30)
+    args = parser.parse_args()
+    engines = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    results = []
+    for engine_name in engines:
+        if engine_name == "postgresql":
+            problem = postgres_problem()
+            if problem:
+                message = f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}"
+                if args.db == "postgresql":
+                    raise SystemExit(message)
+                print(f"  skipping postgresql: {message}", file=sys.stderr)
+                continue
+        results.append(run_engine(engine_name, args))
+    report(results, args)
+
+
+if __name__ == "__main__":
+    main()
