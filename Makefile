@@ -6,7 +6,7 @@ PORT ?= 5000
 HOST ?= 127.0.0.1
 export TRUSTVOTE_INSTANCE ?= $(CURDIR)/instance
 
-.PHONY: run test install install-test translations messages bench clean
+.PHONY: run test install install-test translations messages screenshots bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ run: install
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the README's pictures: the browser tests on SQLite, writing their screenshots into docs/
+screenshots: install-test
+	TRUSTVOTE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -k sqlite
 
 bench: install-test
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -28,13 +28,13 @@ from playwright.sync_api import Browser, Page, expect
 from app.settings import Settings
 from ballots import casting, issuing, rounds, signing, tokens
 from tests.browser.conftest import LANDSCAPE, PORTRAIT, tablet_page
-from tests.browser.test_round_flow import Shots, assert_fits, assert_tap_targets
+from tests.browser.test_round_flow import PICTURES, Shots, assert_fits, assert_tap_targets
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 VERIFIER = ROOT / "verifier" / "trustvote_verify.py"
-MINUTES_PNG = ROOT / "docs" / "minutes-sealed.png"
+MINUTES_PNG = PICTURES / "minutes-sealed.png"
 TITLE = "Lấy phiếu tín nhiệm giữa nhiệm kỳ 2020–2025"
 CANDIDATES = ["Nguyễn Văn Hùng", "Trần Thị Lan", "Lê Đức Thắng", "Phạm Thị Hương"]
 POSTS = ["Bí thư", "Phó Bí thư", "Ủy viên Ban Thường vụ", "Ủy viên Ban Chấp hành"]
