@@ -73,11 +73,7 @@ def _elsewhere(db, round_: Round, positions) -> dict[int, list[Round]]:
 @bp.get("/rounds/<int:round_id>")
 def result(round_id: int):
     db, round_ = get_db(), _round_or_404(round_id)
-    try:
-        reading = publication.read_result(db, round_, account=current_user.account)
-    except BallotError as exc:
-        db.rollback()
-        abort(exc.status)
+    reading = publication.read_result(db, round_, account=current_user.account)  # a refusal: app.errors answers it
     db.commit()  # the audit entry of this reading
     positions = {c["position"] for c in reading.document["candidates"]}
     return render_template("results/result.html", reading=reading, doc=reading.document, round=round_,
@@ -88,11 +84,7 @@ def result(round_id: int):
 @bp.get("/rounds/<int:round_id>/<any(pdf, xlsx, csv, json):kind>")
 def download(round_id: int, kind: str):
     db, round_ = get_db(), _round_or_404(round_id)
-    try:
-        reading = publication.read_result(db, round_, account=current_user.account, what=f"download.{kind}")
-    except BallotError as exc:
-        db.rollback()
-        abort(exc.status)
+    reading = publication.read_result(db, round_, account=current_user.account, what=f"download.{kind}")
     if reading.reach != publication.EVERYTHING and kind in ("pdf", "json"):
         db.rollback()
         abort(403)  # the minutes and the signed document hold every row; a rated person reads only their own
@@ -110,14 +102,7 @@ def download(round_id: int, kind: str):
 @bp.post("/rounds/<int:round_id>/publish")
 def publish(round_id: int):
     db, round_ = get_db(), _round_or_404(round_id)
-    try:
-        publication.publish(db, round_, account=current_user.account)
-    except BallotError as exc:
-        db.rollback()
-        if exc.status == 403:
-            abort(403)
-        flash(translate_error(exc), "error")
-        return redirect(request.referrer or url_for("results.home"), 303)
+    publication.publish(db, round_, account=current_user.account)  # not the publisher: 403; not sealed: 409
     db.commit()
     flash(_("The result is published to its audience."), "success")
     return redirect(url_for("results.result", round_id=round_id), 303)
@@ -130,11 +115,7 @@ def bundle(round_id: int):
     if not publication.on_board(current_user.account, round_):
         abort(403)
     key = signing.load_private_key(current_app.config["TRUSTVOTE"].signing_key_path)
-    try:
-        body = bundles.export_bundle(db, round_, key=key, actor=current_user.username)
-    except BallotError as exc:
-        db.rollback()
-        abort(exc.status)
+    body = bundles.export_bundle(db, round_, key=key, actor=current_user.username)  # not published: 409
     db.commit()
     return _download(json.dumps(body, ensure_ascii=False, indent=1), f"goi-ket-qua-dot-{round_id}.json", "json")
 
@@ -145,11 +126,7 @@ def imported(imported_id: int):
     found = db.get(ImportedResult, imported_id)
     if found is None:
         abort(404)
-    try:
-        doc = publication.read_imported(db, found, account=current_user.account)
-    except BallotError as exc:
-        db.rollback()
-        abort(exc.status)
+    doc = publication.read_imported(db, found, account=current_user.account)
     db.commit()
     return render_template("results/imported.html", found=found, doc=doc)
 

@@ -135,7 +135,7 @@ EXPECTED: dict[str, dict[str, Rule]] = {
     "results.home": {"GET": only(EVERY_ACCOUNT)},
     "results.result": {"GET": after_publication(AUDIENCE)},
     "results.download": {"GET": after_publication(AUDIENCE)},  # pdf, xlsx, csv, json
-    "results.publish": {"POST": only(BOARD, 303)},  # publishes; once published, "already published" and back
+    "results.publish": {"POST": phases(only(BOARD, 303), only(BOARD, 409))},  # publishes; then "already published"
     "results.bundle": {"GET": phases(only(BOARD, 409), only(BOARD))},  # a published result only
     "results.imported": {"GET": only(IMPORTED_AUDIENCE)},
     "results.import_bundle": {"GET": only(ORGANIZERS), "POST": only(ORGANIZERS, 400)},
