@@ -53,7 +53,7 @@ screenshots: install-test
 	TRUSTVOTE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -k sqlite
 
 bench: install-test
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache

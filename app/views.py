@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import flash, redirect, render_template
+from flask import Response, flash, redirect, render_template
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 
@@ -35,3 +35,9 @@ def form_page(form: FlaskForm, template: str, apply: Callable[[Session], object]
     elif form.is_submitted():
         status = 400
     return render_template(template, form=form, **context), status
+
+
+def attachment(body: bytes | str, filename: str, content_type: str) -> Response:
+    """A file to save, never kept by a cache (ballots, minutes, results and exports are all private)."""
+    return Response(body, content_type=content_type, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})

@@ -22,38 +22,21 @@ from . import audit, signing
 from .accounts import has_role
 from .committees import ancestors
 from .counting import summary_of
-from .errors import N_, BallotError, Conflict, InvalidInput
+from .errors import (
+    N_,
+    AlreadyImported,
+    BadArithmetic,
+    BadSignature,
+    Conflict,
+    InvalidInput,
+    TreeMismatch,
+    UnknownKey,
+)
 from .models import Account, Committee, ImportedResult, Publication, Result, Round, TrustedKey, utcnow
 from .rules import BASES, crossed_thresholds
 
 FORMAT = "trustvote.bundle/1"
 MAX_BUNDLE = 2 * 1024 * 1024
-
-
-class BundleRefused(BallotError):
-    status = 422
-    message = N_("The bundle was refused.")
-
-
-class UnknownKey(BundleRefused):
-    message = N_("The bundle is signed with a key that is not registered on this server (fingerprint %(fingerprint)s). "
-                 "An administrator registers the key of each instance allowed to report here.")
-
-
-class BadSignature(BundleRefused):
-    message = N_("The bundle's signature does not match its content: it was changed after it was signed.")
-
-
-class BadArithmetic(BundleRefused):
-    message = N_("The result in the bundle does not add up: %(problem)s.")
-
-
-class TreeMismatch(BundleRefused):
-    message = N_("The committee %(path)s of this bundle is not in this server's tree where its key may report.")
-
-
-class AlreadyImported(Conflict):
-    message = N_("This result was already imported.")
 
 
 def committee_path(committee: Committee) -> list[str]:

@@ -29,7 +29,7 @@ from functools import cached_property
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from . import audit, results, signing, tokens
 from .errors import (
@@ -231,27 +231,43 @@ def _status(entries: list[Entry], ruling: SheetRuling | None, needed: int) -> st
     return INCOMPLETE if len(entries) < needed else AGREED
 
 
-def sheet_states(session: Session, round_: Round, sheet: str | None = None) -> list[SheetState]:
-    """Every paper sheet entered in the round (or just `sheet`), with its entries and status, in order of entry."""
+def sheet_states(session: Session, round_: Round) -> list[SheetState]:
+    """Every paper sheet entered in the round, with its entries and status, in order of entry."""
     query = (select(PaperEntry, Account.display_name).join(Account, Account.id == PaperEntry.teller_id)
              .where(PaperEntry.round_id == round_.id).order_by(PaperEntry.id))
     ordinals: Counter = Counter()
     grouped: dict[str, list[Entry]] = {}
     for entry, name in session.execute(query):
         ordinals[entry.teller_id] += 1
-        if sheet is None or entry.sheet == sheet:
-            grouped.setdefault(entry.sheet, []).append(
-                Entry(name, entry.teller_id, ordinals[entry.teller_id], entry.marks, entry.flaws, entry.entered_at))
+        grouped.setdefault(entry.sheet, []).append(
+            Entry(name, entry.teller_id, ordinals[entry.teller_id], entry.marks, entry.flaws, entry.entered_at))
     rulings = {r.sheet: r for r in session.scalars(select(SheetRuling).where(SheetRuling.round_id == round_.id))}
     return [SheetState(key, tuple(entries), rulings.get(key), _status(entries, rulings.get(key), round_.paper_entries))
             for key, entries in grouped.items()]
 
 
 def sheet_state(session: Session, round_: Round, sheet: str) -> SheetState:
-    found = sheet_states(session, round_, sheet)
-    if not found:
+    """One sheet's entries and status, read alone: this runs after every paper entry, so it must not read the
+    round's other entries (each entry's place in its teller's pass is counted by the database)."""
+    earlier = aliased(PaperEntry)
+    ordinal = (select(func.count()).select_from(earlier)
+               .where(earlier.round_id == PaperEntry.round_id, earlier.teller_id == PaperEntry.teller_id,
+                      earlier.id <= PaperEntry.id).scalar_subquery())
+    rows = session.execute(select(PaperEntry, Account.display_name, ordinal)
+                           .join(Account, Account.id == PaperEntry.teller_id)
+                           .where(PaperEntry.round_id == round_.id, PaperEntry.sheet == sheet)
+                           .order_by(PaperEntry.id)).all()
+    if not rows:
         raise NotFound(N_("No paper ballot %(sheet)s has been entered in this round."), sheet=sheet)
-    return found[0]
+    entries = [Entry(name, e.teller_id, place, e.marks, e.flaws, e.entered_at) for e, name, place in rows]
+    ruling = session.get(SheetRuling, (round_.id, sheet))
+    return SheetState(sheet, tuple(entries), ruling, _status(entries, ruling, round_.paper_entries))
+
+
+def entries_by(session: Session, round_: Round, teller: Account) -> int:
+    """How many sheets this teller has entered in the round."""
+    return session.scalar(select(func.count()).select_from(PaperEntry).where(
+        PaperEntry.round_id == round_.id, PaperEntry.teller_id == teller.id))
 
 
 def rule_sheet(

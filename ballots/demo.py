@@ -132,18 +132,37 @@ def load(
         _published(session, by_name[PUBLISHED_COMMUNE], made, signing_key)
 
 
+def _round_with_board(session, commune: Committee, tellers: list, *, held_on: dt.date, unit: str, convened: int,
+                      present: int, spares: int = 0):
+    """A conference of the commune and its round (every member a candidate), with `tellers` on its board."""
+    for teller in tellers:
+        accounts.grant_role(session, account=teller, committee=commune, role="teller", actor=ACTOR)
+    conference = rounds.create_conference(
+        session, committee=commune, name="Hội nghị sơ kết giữa nhiệm kỳ 2020-2025", held_on=held_on,
+        place=f"Hội trường {commune.name}", term=TERM, actor=ACTOR)
+    round_ = rounds.create_round(
+        session, conference=conference, title=f"Lấy phiếu tín nhiệm đối với Ban Chấp hành Đảng bộ {unit}",
+        rule_set="qd96-2023", actor=ACTOR)
+    rounds.set_numbers(session, round_, convened=convened, present=present, spares=spares, actor=ACTOR)
+    rounds.set_board(session, round_, [t.id for t in tellers], actor=ACTOR)
+    return round_
+
+
+def _cast_on_tablets(session, round_, secrets: list[bytes], *, seed: int, last_row: tuple[int, ...]) -> None:
+    """Cast the ballots as tablets would: mostly high trust and trust; the last candidate's mark drawn from
+    `last_row`, so that a threshold shows in the count."""
+    rng = random.Random(seed)
+    candidates = len(round_.candidates)
+    for number, secret in enumerate(secrets):
+        marks = bytes(rng.choice((1, 1, 1, 2, 2, 3)) for _ in range(candidates - 1)) + bytes([rng.choice(last_row)])
+        casting.cast_ballot(session, code=tokens.code_of(secret), marks=marks,
+                            submission=f"demo-round-{round_.id}-{number:04d}")
+
+
 def _ready_to_vote(session, commune: Committee, made: dict, out: BinaryIO, base_url: str) -> None:
     """A second commune whose round has its ballots issued and printed: a newcomer can vote at once."""
-    for teller in ("kiemphieu2", "kiemphieu3"):
-        accounts.grant_role(session, account=made[teller], committee=commune, role="teller", actor=ACTOR)
-    conference = rounds.create_conference(
-        session, committee=commune, name="Hội nghị sơ kết giữa nhiệm kỳ 2020-2025",
-        held_on=dt.date(2026, 12, 6), place="Hội trường Đảng ủy xã Phú Lộc", term=TERM, actor=ACTOR)
-    round_ = rounds.create_round(
-        session, conference=conference, title="Lấy phiếu tín nhiệm đối với Ban Chấp hành Đảng bộ xã",
-        rule_set="qd96-2023", actor=ACTOR)
-    rounds.set_numbers(session, round_, convened=32, present=30, spares=2, actor=ACTOR)
-    rounds.set_board(session, round_, [made["kiemphieu2"].id, made["kiemphieu3"].id], actor=ACTOR)
+    round_ = _round_with_board(session, commune, [made["kiemphieu2"], made["kiemphieu3"]],
+                               held_on=dt.date(2026, 12, 6), unit="xã", convened=32, present=30, spares=2)
     issued = issuing.issue_ballots(session, round_, count=round_.present, actor="kiemphieu2")
     printing.print_ballots(printing.sheet_of(round_), issued.secrets, out, base_url=base_url)
 
@@ -151,51 +170,24 @@ def _ready_to_vote(session, commune: Committee, made: dict, out: BinaryIO, base_
 def _ready_to_count(session, commune: Committee, made: dict, out: BinaryIO, base_url: str) -> None:
     """A third commune: 20 ballots issued, 14 cast on tablets, voting closed. The 6 sheets left are printed as
     the paper ballots the board keys in (by kiemphieu1 and kiemphieu3)."""
-    for teller in ("kiemphieu1", "kiemphieu3"):
-        accounts.grant_role(session, account=made[teller], committee=commune, role="teller", actor=ACTOR)
-    conference = rounds.create_conference(
-        session, committee=commune, name="Hội nghị sơ kết giữa nhiệm kỳ 2020-2025",
-        held_on=dt.date(2026, 12, 4), place="Hội trường Đảng ủy xã Thạch Bàn", term=TERM, actor=ACTOR)
-    round_ = rounds.create_round(
-        session, conference=conference, title="Lấy phiếu tín nhiệm đối với Ban Chấp hành Đảng bộ xã",
-        rule_set="qd96-2023", actor=ACTOR)
-    rounds.set_numbers(session, round_, convened=22, present=20, spares=0, actor=ACTOR)
-    rounds.set_board(session, round_, [made["kiemphieu1"].id, made["kiemphieu3"].id], actor=ACTOR)
+    round_ = _round_with_board(session, commune, [made["kiemphieu1"], made["kiemphieu3"]],
+                               held_on=dt.date(2026, 12, 4), unit="xã", convened=22, present=20)
     secrets = issuing.issue_ballots(session, round_, count=20, actor="kiemphieu1").secrets
     casting.open_voting(session, round_, actor=ACTOR)
-    rng = random.Random(2026)
-    candidates = len(round_.candidates)
-    for number, secret in enumerate(secrets[:14]):
-        # mostly high trust and trust; the last candidate draws more low trust, so a threshold shows in the count
-        marks = bytes(rng.choice((1, 1, 1, 2, 2, 3)) for _ in range(candidates - 1)) + bytes([rng.choice((1, 3, 3))])
-        casting.cast_ballot(session, code=tokens.code_of(secret), marks=marks, submission=f"demo-tablet-{number:04d}")
+    _cast_on_tablets(session, round_, secrets[:14], seed=2026, last_row=(1, 3, 3))
     casting.close_voting(session, round_, actor=ACTOR)
     printing.print_ballots(printing.sheet_of(round_), secrets[14:], out, base_url=base_url)
 
 
 def _published(session, commune: Committee, made: dict, key) -> None:
     """A fourth commune: 28 ballots cast on tablets, counted, approved by two tellers, sealed and published."""
-    for teller in ("kiemphieu1", "kiemphieu2"):
-        accounts.grant_role(session, account=made[teller], committee=commune, role="teller", actor=ACTOR)
-    accounts.grant_role(session, account=made["xemxa"], committee=commune, role="viewer", actor=ACTOR)
-    conference = rounds.create_conference(
-        session, committee=commune, name="Hội nghị sơ kết giữa nhiệm kỳ 2020-2025",
-        held_on=dt.date(2026, 12, 3), place="Hội trường Đảng ủy thị trấn Tân Phú", term=TERM, actor=ACTOR)
-    round_ = rounds.create_round(
-        session, conference=conference, title="Lấy phiếu tín nhiệm đối với Ban Chấp hành Đảng bộ thị trấn",
-        rule_set="qd96-2023", actor=ACTOR)
-    rounds.set_numbers(session, round_, convened=30, present=28, spares=0, actor=ACTOR)
     tellers = [made["kiemphieu1"], made["kiemphieu2"]]
-    rounds.set_board(session, round_, [t.id for t in tellers], actor=ACTOR)
+    accounts.grant_role(session, account=made["xemxa"], committee=commune, role="viewer", actor=ACTOR)
+    round_ = _round_with_board(session, commune, tellers, held_on=dt.date(2026, 12, 3), unit="thị trấn",
+                               convened=30, present=28)
     secrets = issuing.issue_ballots(session, round_, count=28, actor="kiemphieu1").secrets
     casting.open_voting(session, round_, actor=ACTOR)
-    rng = random.Random(2027)
-    candidates = len(round_.candidates)
-    for number, secret in enumerate(secrets):
-        # the last candidate draws mostly low trust: 2*low > N shows on the dashboard and the result
-        marks = bytes(rng.choice((1, 1, 1, 2, 2, 3)) for _ in range(candidates - 1)) + bytes(
-            [rng.choice((1, 2, 3, 3, 3, 3))])
-        casting.cast_ballot(session, code=tokens.code_of(secret), marks=marks, submission=f"demo-published-{number:04d}")
+    _cast_on_tablets(session, round_, secrets, seed=2027, last_row=(1, 2, 3, 3, 3, 3))
     casting.close_voting(session, round_, actor=ACTOR)
     counting.count_round(session, round_, account=tellers[0])
     for teller in tellers:

@@ -150,3 +150,39 @@ class AlreadyApproved(Conflict):
 
 class AnomalyNotRuled(Conflict):
     message = N_("The count shows an anomaly; the board must record its ruling on it before approving.")
+
+
+class NotPublisher(BallotError):
+    status = 403
+    message = N_("Under this round's rule set, only %(who)s can publish its result.")
+
+
+class NotInAudience(BallotError):
+    status = 403
+    message = N_("This result is not published to you.")
+
+
+class BundleRefused(BallotError):
+    status = 422
+    message = N_("The bundle was refused.")
+
+
+class UnknownKey(BundleRefused):
+    message = N_("The bundle is signed with a key that is not registered on this server (fingerprint %(fingerprint)s). "
+                 "An administrator registers the key of each instance allowed to report here.")
+
+
+class BadSignature(BundleRefused):
+    message = N_("The bundle's signature does not match its content: it was changed after it was signed.")
+
+
+class BadArithmetic(BundleRefused):
+    message = N_("The result in the bundle does not add up: %(problem)s.")
+
+
+class TreeMismatch(BundleRefused):
+    message = N_("The committee %(path)s of this bundle is not in this server's tree where its key may report.")
+
+
+class AlreadyImported(Conflict):
+    message = N_("This result was already imported.")

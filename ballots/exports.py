@@ -1,15 +1,15 @@
 """Spreadsheets of published results: Excel workbooks (one sheet per round, Vietnamese headers, numbers as
 numbers) and CSV (UTF-8 with a byte order mark, so that Excel opens Vietnamese text right).
 
-Percentages are written as numbers (the share, formatted 0.00 %) computed from the integer counts, rounded half
-up to four decimals of the share: the two decimals of a percentage, as on the minutes.
+Percentages are written as numbers (the share, formatted 0.00 %): the percentage of the minutes, rounded half up to
+two decimals (tally.percent), over 100.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
@@ -17,6 +17,7 @@ from openpyxl.utils import get_column_letter
 
 from .dashboard import Row
 from .rules import THRESHOLDS
+from .tally import percent
 
 BASE_WORDS = {"collected": "phiếu thu về", "issued": "phiếu phát ra", "convened": "người được triệu tập"}
 THRESHOLD_WORDS = {"more_than_half": "Trên một nửa tín nhiệm thấp", "two_thirds_or_more": "Từ hai phần ba trở lên",
@@ -29,9 +30,10 @@ CANDIDATE_HEADERS = ["STT", "Họ và tên", "Chức vụ", "Tín nhiệm cao", 
 
 
 def share(count: int, base: int) -> float | None:
+    """The share as a number for a spreadsheet: the same rounded percentage as the minutes show, over 100."""
     if base <= 0:
         return None
-    return float((Decimal(count) / Decimal(base)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+    return float(Decimal(percent(count, base)) / 100)
 
 
 def candidate_rows(doc: dict) -> list[list]:

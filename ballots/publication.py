@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from . import audit
 from .accounts import has_role
-from .errors import N_, BallotError, Conflict
+from .errors import N_, Conflict, NotInAudience, NotPublisher
 from .models import (
     Account,
     BoardMember,
@@ -32,16 +32,6 @@ from .models import (
 )
 
 EVERYTHING, OWN_ROWS = "all", "own"
-
-
-class NotPublisher(BallotError):
-    status = 403
-    message = N_("Under this round's rule set, only %(who)s can publish its result.")
-
-
-class NotInAudience(BallotError):
-    status = 403
-    message = N_("This result is not published to you.")
 
 
 PUBLISHER_WORDS = {"board": N_("the counting board"), "organizer": N_("the committee's organizers")}

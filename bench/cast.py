@@ -49,10 +49,10 @@ sys.path.insert(0, str(ROOT))
 
 from ballots import accounts, casting, committees, issuing, rounds, schema, tokens  # noqa: E402
 from ballots.db import make_engine, make_sessionmaker  # noqa: E402
+from _databases import POSTGRES_URL, database, postgres_problem  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CONFIG = "deploy/gunicorn.conf.py"
-POSTGRES_URL = os.environ.get("TRUSTVOTE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 TRIVIAL = "/static/css/app.css"
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"]
 POSTS = ["Bí thư", "Phó Bí thư", "Ủy viên Ban Thường vụ", "Ủy viên Ban Chấp hành"]
@@ -61,39 +61,6 @@ TARGET_RATIO, TARGET_P99_MS = 0.35, 100
 
 
 # --- the database and the round, through the domain --------------------------------------------------------------
-
-@contextmanager
-def database(engine_name: str, workdir: Path):
-    """The URL of an empty database of this run's own."""
-    if engine_name == "sqlite":
-        yield f"sqlite:///{workdir / 'trustvote.db'}"
-        return
-    from sqlalchemy.engine import make_url
-
-    base = make_url(make_engine(POSTGRES_URL).url)
-    own = f"{base.database}_trustvote_bench_{os.getpid()}"
-    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{own}"')
-        connection.exec_driver_sql(f'CREATE DATABASE "{own}"')
-    try:
-        yield base.set(database=own).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
-        admin.dispose()
-
-
-def postgres_problem() -> str | None:
-    try:
-        engine = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
-        engine.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001 (any failure to connect means "not reachable")
-        return f"{exc.__class__.__name__}: {exc}".splitlines()[0]
-
 
 def set_up_round(url: str, *, ballots: int, candidates: int) -> tuple[int, list[str]]:
     """Migrate, then a committee, conference and open round with `ballots` issued; return the round and codes."""

@@ -38,7 +38,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,9 +49,9 @@ from sqlalchemy import insert, text, update  # noqa: E402
 
 from ballots import accounts, casting, committees, counting, issuing, rounds, schema, tokens  # noqa: E402
 from ballots.db import make_engine, make_sessionmaker  # noqa: E402
+from _databases import POSTGRES_URL, database, postgres_problem, quick_password_hashing  # noqa: E402
 from ballots.models import Account, Ballot, IssueBatch, Result, Round, Token  # noqa: E402
 
-POSTGRES_URL = os.environ.get("TRUSTVOTE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"]
 POSTS = ["Bí thư", "Phó Bí thư", "Ủy viên Ban Thường vụ", "Ủy viên Ban Chấp hành"]
 TARGETS = {2000: 0.2, 200000: 5.0}  # seconds from close to signed result (issue 5)
@@ -63,52 +62,6 @@ BARE_FETCH = "SELECT marks FROM ballot WHERE round_id = :r"
 
 
 # --- the database and the round ------------------------------------------------------------------------------------
-
-@contextmanager
-def database(engine_name: str, workdir: Path, name: str):
-    """The URL of an empty database of this run's own."""
-    if engine_name == "sqlite":
-        yield f"sqlite:///{workdir / f'{name}.db'}"
-        return
-    from sqlalchemy.engine import make_url
-
-    base = make_url(make_engine(POSTGRES_URL).url)
-    own = f"{base.database}_trustvote_bench_{os.getpid()}_{name}"
-    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{own}"')
-        connection.exec_driver_sql(f'CREATE DATABASE "{own}"')
-    try:
-        yield base.set(database=own).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
-        admin.dispose()
-
-
-def postgres_problem() -> str | None:
-    try:
-        engine = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
-        engine.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001 (any failure to connect means "not reachable")
-        return f"{exc.__class__.__name__}: {exc}".splitlines()[0]
-
-
-@contextmanager
-def quick_password_hashing():
-    """Two accounts a run: hash their throw-away passwords cheaply, as the tests do (set-up is not timed)."""
-    from argon2 import PasswordHasher
-
-    saved = accounts._hasher
-    accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    try:
-        yield
-    finally:
-        accounts._hasher = saved
-
 
 def random_marks(rng: random.Random, ballots: int, candidates: int) -> list[bytes]:
     """Marks 1-3 for every row; about UNMARKED_SHARE of the ballots have one row left at 0."""

@@ -45,7 +45,6 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,9 +55,9 @@ from sqlalchemy import insert, select  # noqa: E402
 
 from ballots import accounts, committees, rounds, schema  # noqa: E402
 from ballots.db import make_engine, make_sessionmaker  # noqa: E402
+from _databases import POSTGRES_URL, database, postgres_problem, quick_password_hashing  # noqa: E402
 from ballots.models import Committee, Conference, Publication, ResultSummary, Round  # noqa: E402
 
-POSTGRES_URL = os.environ.get("TRUSTVOTE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 TRIVIAL = "/static/css/app.css"
 TARGET_MS = 300  # the dashboard page's server time (issue 6)
 OTHER_STATES = ("draft", "open", "closed")
@@ -69,53 +68,6 @@ CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_t
 
 
 # --- the database and the tree -------------------------------------------------------------------------------------
-
-@contextmanager
-def database(engine_name: str, workdir: Path):
-    """The URL of an empty database of this run's own."""
-    if engine_name == "sqlite":
-        yield f"sqlite:///{workdir / 'trustvote.db'}"
-        return
-    from sqlalchemy.engine import make_url
-
-    base = make_url(make_engine(POSTGRES_URL).url)
-    own = f"{base.database}_trustvote_bench_{os.getpid()}"
-    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{own}"')
-        connection.exec_driver_sql(f'CREATE DATABASE "{own}"')
-    try:
-        yield base.set(database=own).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
-        admin.dispose()
-
-
-def postgres_problem() -> str | None:
-    try:
-        engine = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
-        engine.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001 (any failure to connect means "not reachable")
-        return f"{exc.__class__.__name__}: {exc}".splitlines()[0]
-
-
-@contextmanager
-def quick_password_hashing():
-    """One account a run: hash its throw-away password cheaply, as the tests do (set-up is not timed)."""
-    from argon2 import PasswordHasher
-
-    saved = accounts._hasher, accounts._DUMMY_HASH
-    quick = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    accounts._hasher, accounts._DUMMY_HASH = quick, quick.hash("not a password")
-    try:
-        yield
-    finally:
-        accounts._hasher, accounts._DUMMY_HASH = saved
-
 
 @dataclass
 class Seeded:

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import text
@@ -22,6 +23,22 @@ from ballots.models import Base
 
 POSTGRES_URL = os.environ.get("TRUSTVOTE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(problem: str) -> NoReturn:
+    """Something a test needs (PostgreSQL, Chromium, a poppler tool) is missing: the test is skipped on a
+    developer's machine and fails in CI, where nothing is skipped silently."""
+    if IN_CI:
+        pytest.fail(problem + " (CI requires it)")
+    pytest.skip(problem)
+
+
+def poppler(name: str) -> str:
+    """The path of a poppler tool (pdftotext, pdftoppm, pdfinfo, pdffonts)."""
+    path = shutil.which(name)
+    if path is None:
+        unavailable(f"{name} not found: install poppler-utils")
+    return path
 
 
 def _postgres_problem() -> str | None:
@@ -66,9 +83,7 @@ def postgres_ready():
     tables; it is dropped at the end. Where the role may not create databases, the named one is used."""
     problem = _postgres_problem()
     if problem:
-        if IN_CI:
-            pytest.fail(problem + " (CI requires PostgreSQL)")
-        pytest.skip(problem)
+        unavailable(problem)
     base = make_url(make_engine(POSTGRES_URL).url)
     own = f"{base.database}_trustvote_{os.getpid()}"
     admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")

@@ -30,6 +30,7 @@ from ..access import holds, require_role
 from ..db import get_db, own_session
 from ..forms import IssueForm, VoidForm
 from ..i18n import translate_error
+from ..views import attachment
 
 bp = Blueprint("board", __name__)
 bp.before_request(require_role("organizer", "board"))
@@ -81,7 +82,7 @@ def issue(round_id: int):
         return Response(_as_lines(steps), mimetype="application/x-ndjson",
                         headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"})
     *_progress, printed = steps
-    return Response(printed.pdf, mimetype="application/pdf", headers=_download(printed.filename))
+    return attachment(printed.pdf, printed.filename, "application/pdf")
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,6 @@ def _as_lines(steps):
             yield step.pdf
         else:
             yield json.dumps({"done": step}) + "\n"
-
-
-def _download(filename: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
 
 
 def _refuse(round_, streaming: bool, status: int, error: str | None = None, **forms):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
@@ -20,6 +20,7 @@ from ..access import require_role
 from ..db import get_db
 from ..forms import AnomalyForm, PaperEntryForm, RulingForm
 from ..i18n import translate_error
+from ..views import attachment
 
 bp = Blueprint("count", __name__)
 bp.before_request(require_role("board"))
@@ -105,7 +106,7 @@ def entry(round_id: int):
             return redirect(url_for("count.entry", round_id=round_.id), 303)
     elif form.is_submitted():
         status = 400
-    mine = sum(1 for s in counting.sheet_states(db, round_) for e in s.entries if e.teller_id == current_user.id)
+    mine = counting.entries_by(db, round_, current_user.account)
     return render_template("count/entry.html", round=round_, form=form, mine=mine), status
 
 
@@ -187,11 +188,6 @@ def entries(round_id: int):
                            status_name=STATUS_NAMES.get)
 
 
-def _download(body: bytes | str, filename: str, mimetype: str) -> Response:
-    return Response(body, mimetype=mimetype, headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
-
-
 @bp.get("/rounds/<int:round_id>/minutes.pdf")
 def minutes_pdf(round_id: int):
     round_ = g.round
@@ -200,7 +196,7 @@ def minutes_pdf(round_id: int):
     document, result = _document(round_)
     pdf = minutes.minutes_pdf(document, signed=counting.envelope(result) if result else None)
     name = f"bien-ban-kiem-phieu-dot-{round_.id}{'' if result else '-du-thao'}.pdf"
-    return _download(pdf, name, "application/pdf")
+    return attachment(pdf, name, "application/pdf")
 
 
 @bp.get("/rounds/<int:round_id>/result.json")
@@ -209,7 +205,7 @@ def result_json(round_id: int):
     if result is None:
         return _overview(g.round, 409, error=_("The result is signed when the count is sealed."))
     body = json.dumps(counting.envelope(result), ensure_ascii=False, indent=2, sort_keys=True)
-    return _download(body, f"ket-qua-dot-{round_id}.json", "application/json")
+    return attachment(body, f"ket-qua-dot-{round_id}.json", "application/json")
 
 
 @bp.get("/rounds/<int:round_id>/ballots.json")
@@ -222,4 +218,4 @@ def ballot_export(round_id: int):
         return _overview(g.round, exc.status, error=translate_error(exc))
     audit.record(db, actor=current_user.username, action="ballots.export", subject=f"round:{round_id}")
     db.commit()
-    return _download(json.dumps(export, indent=1), f"phieu-niem-phong-dot-{round_id}.json", "application/json")
+    return attachment(json.dumps(export, indent=1), f"phieu-niem-phong-dot-{round_id}.json", "application/json")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from ..access import require_role
 from ..db import get_db
 from ..forms import ImportBundleForm
 from ..i18n import translate_error
+from ..views import attachment
 
 bp = Blueprint("results", __name__)
 upper = Blueprint("upper", __name__)
@@ -43,12 +44,6 @@ def _round_or_404(round_id: int) -> Round:
     if round_ is None:
         abort(404)
     return round_
-
-
-def _download(body: bytes | str, filename: str, kind: str) -> Response:
-    return Response(body, mimetype=DOWNLOADS[kind].split(";")[0], headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
-        **({"Content-Type": DOWNLOADS[kind]} if kind == "csv" else {})})
 
 
 @bp.get("/")
@@ -96,7 +91,7 @@ def download(round_id: int, kind: str):
         "csv": lambda: exports.result_csv(reading.document),
         "json": lambda: json.dumps(reading.envelope, ensure_ascii=False, indent=2, sort_keys=True),
     }[kind]()
-    return _download(body, f"{name}.{kind}", kind)
+    return attachment(body, f"{name}.{kind}", DOWNLOADS[kind])
 
 
 @bp.post("/rounds/<int:round_id>/publish")
@@ -117,7 +112,8 @@ def bundle(round_id: int):
     key = signing.load_private_key(current_app.config["TRUSTVOTE"].signing_key_path)
     body = bundles.export_bundle(db, round_, key=key, actor=current_user.username)  # not published: 409
     db.commit()
-    return _download(json.dumps(body, ensure_ascii=False, indent=1), f"goi-ket-qua-dot-{round_id}.json", "json")
+    return attachment(json.dumps(body, ensure_ascii=False, indent=1), f"goi-ket-qua-dot-{round_id}.json",
+                    DOWNLOADS["json"])
 
 
 @bp.get("/imported/<int:imported_id>")
@@ -165,8 +161,8 @@ def board(committee_id: int):
     descending = request.args.get("order") == "desc"
     shown = dashboard.arrange(everything, sort=sort, phase=phase, flagged_only=flagged, descending=descending)
     if request.args.get("format") == "xlsx":
-        return _download(exports.dashboard_workbook(committee.name, shown),
-                         f"tong-hop-{committee_id}.xlsx", "xlsx")
+        return attachment(exports.dashboard_workbook(committee.name, shown), f"tong-hop-{committee_id}.xlsx",
+                        DOWNLOADS["xlsx"])
     page = max(1, request.args.get("page", 1, type=int))
     per_page = 100
     return render_template("results/dashboard.html", committee=committee, rows=shown[(page - 1) * per_page:

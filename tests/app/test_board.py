@@ -155,12 +155,12 @@ def test_the_downloaded_pdf_holds_exactly_the_secrets_whose_hashes_the_database_
     import zxingcpp
     from PIL import Image
 
-    from tests.ballots.test_printing import _tool
+    from tests.conftest import poppler
 
     response = issue(login_as("teller"), round_id, 6, paper="A5")
     pdf = tmp_path / "phieu.pdf"
     pdf.write_bytes(response.data)
-    subprocess.run([_tool("pdftoppm"), "-r", "100", "-gray", str(pdf), str(tmp_path / "page")], check=True)
+    subprocess.run([poppler("pdftoppm"), "-r", "100", "-gray", str(pdf), str(tmp_path / "page")], check=True)
     decoded = []
     for image_path in sorted(tmp_path.glob("page-*.pgm")):
         with Image.open(image_path) as image:

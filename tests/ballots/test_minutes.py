@@ -3,7 +3,6 @@
 
 import hashlib
 import re
-import shutil
 import subprocess
 import unicodedata
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from PIL import Image
 from ballots import minutes, results, rules, signing
 from ballots.audit import canonical_json
 from ballots.tally import CROSSED_OUT, HIGH, LOW, NONE, NOT_ISSUED, TRUST, Sheet, tally
-from tests.conftest import IN_CI
+from tests.conftest import poppler
 
 LONG_NAME = "Tôn Nữ Thị Hoàng Yến Khánh Linh"
 LONG_POST = "Ủy viên Ban Thường vụ, Chủ nhiệm Ủy ban Kiểm tra Đảng ủy"
@@ -67,17 +66,6 @@ def five_document(rule_set=None, **extra) -> dict:
                      rule_set=rule_set or rules.preset("qd96-2023"), convened=36, present=35, issued=35, **extra)
 
 
-def _tool(name: str) -> str:
-    """A poppler tool; missing it skips the test here and fails it in CI."""
-    path = shutil.which(name)
-    if path is None:
-        problem = f"{name} not found: install poppler-utils"
-        if IN_CI:
-            pytest.fail(problem + " (CI requires it)")
-        pytest.skip(problem)
-    return path
-
-
 def _run(*command) -> str:
     done = subprocess.run(command, capture_output=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr.decode(errors="replace")
@@ -99,13 +87,13 @@ class Minutes:
 
     @property
     def pages(self) -> int:
-        info = _run(_tool("pdfinfo"), str(self.pdf))
+        info = _run(poppler("pdfinfo"), str(self.pdf))
         return int(re.search(r"^Pages:\s+(\d+)$", info, re.MULTILINE).group(1))
 
     def layout(self, page: int) -> str:
         """The text of a page (1-based) laid out as printed: one line a table row (unless a cell wraps)."""
         if not self._pages:
-            pdftotext = _tool("pdftotext")
+            pdftotext = poppler("pdftotext")
             self._pages = [unicodedata.normalize("NFC", _run(pdftotext, "-layout", "-f", str(n), "-l", str(n),
                                                              str(self.pdf), "-"))
                            for n in range(1, self.pages + 1)]
@@ -136,7 +124,7 @@ class Minutes:
         """For each page, the text of every QR code found on it at 100 dpi in grey."""
         if not self._qrs:
             prefix = self.pdf.with_suffix("")
-            _run(_tool("pdftoppm"), "-r", "100", "-gray", str(self.pdf), str(prefix))
+            _run(poppler("pdftoppm"), "-r", "100", "-gray", str(self.pdf), str(prefix))
             for path in sorted(self.pdf.parent.glob(f"{prefix.name}-*.pgm")):
                 with Image.open(path) as image:
                     self._qrs.append([found.text for found in zxingcpp.read_barcodes(image)])
@@ -374,10 +362,10 @@ def test_forty_candidates_with_long_names_run_over_numbered_pages_in_order(forty
 
 
 def test_the_pages_are_a4_and_the_be_vietnam_pro_fonts_are_embedded(five):
-    info = _run(_tool("pdfinfo"), "-f", "1", "-l", "1", str(five["signed"].pdf))
+    info = _run(poppler("pdfinfo"), "-f", "1", "-l", "1", str(five["signed"].pdf))
     width, height = re.search(r"Page\s+1 size:\s+([\d.]+) x ([\d.]+) pts", info).groups()
     assert (round(float(width)), round(float(height))) == (595, 842)
-    listing = _run(_tool("pdffonts"), str(five["signed"].pdf))
+    listing = _run(poppler("pdffonts"), str(five["signed"].pdf))
     embedded = {line.split()[0].split("+")[-1]: line.split()[-5] for line in listing.splitlines()[2:]}
     for style in ("Regular", "Bold", "Italic", "SemiBold"):
         assert embedded.get(f"BeVietnamPro-{style}") == "yes", listing

@@ -3,7 +3,6 @@ each page, zxing-cpp decodes its QR. A handful of pages per PDF keeps this quick
 
 import datetime as dt
 import re
-import shutil
 import subprocess
 import unicodedata
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ import zxingcpp
 from PIL import Image
 
 from ballots import issuing, printing, rounds, tokens
-from tests.conftest import IN_CI
+from tests.conftest import poppler
 
 BASE_URL = "https://bau.dangbo-yenbinh.example.vn"
 LONG_POST = "Ủy viên Ban Thường vụ, Chủ nhiệm Ủy ban Kiểm tra Đảng ủy"
@@ -45,17 +44,6 @@ def _sheet(candidates) -> printing.BallotSheet:
         title="Lấy phiếu tín nhiệm đối với Ban Chấp hành Đảng bộ xã",
         candidates=tuple(candidates),
     )
-
-
-def _tool(name: str) -> str:
-    """A poppler tool; missing it skips the test here and fails it in CI."""
-    path = shutil.which(name)
-    if path is None:
-        problem = f"{name} not found: install poppler-utils"
-        if IN_CI:
-            pytest.fail(problem + " (CI requires it)")
-        pytest.skip(problem)
-    return path
 
 
 def _run(*command) -> str:
@@ -94,7 +82,7 @@ class Printed:
     def text(self, page: int) -> str:
         """The text of a page (1-based), in content-stream order."""
         if not self._texts:
-            pdftotext = _tool("pdftotext")
+            pdftotext = poppler("pdftotext")
             self._texts = [_words(_run(pdftotext, "-raw", "-f", str(n), "-l", str(n), str(self.pdf), "-"))
                            for n in range(1, self.pages + 1)]
         return self._texts[page - 1]
@@ -103,7 +91,7 @@ class Printed:
         """For each page, the text of every QR code found on it at 100 dpi in grey."""
         if not self._qrs:
             prefix = self.pdf.with_suffix("")
-            _run(_tool("pdftoppm"), "-r", "100", "-gray", str(self.pdf), str(prefix))
+            _run(poppler("pdftoppm"), "-r", "100", "-gray", str(self.pdf), str(prefix))
             images = sorted(self.pdf.parent.glob(f"{prefix.name}-*.pgm"))
             assert len(images) == self.pages
             for path in images:
@@ -191,7 +179,7 @@ def test_every_page_shows_its_own_code_and_no_other(printed, paper, candidates):
 
 
 def test_the_be_vietnam_pro_fonts_are_embedded(printed):
-    listing = _run(_tool("pdffonts"), str(printed("A4", 5).pdf))
+    listing = _run(poppler("pdffonts"), str(printed("A4", 5).pdf))
     embedded = {}
     for line in listing.splitlines()[2:]:
         columns = line.split()
@@ -203,7 +191,7 @@ def test_the_be_vietnam_pro_fonts_are_embedded(printed):
 
 @pytest.mark.parametrize("paper,size", [("A4", "595 x 842"), ("A5", "420 x 595")])
 def test_the_pages_have_the_size_of_the_paper(printed, paper, size):
-    info = _run(_tool("pdfinfo"), "-f", "1", "-l", "3", str(printed(paper, 5).pdf))
+    info = _run(poppler("pdfinfo"), "-f", "1", "-l", "3", str(printed(paper, 5).pdf))
     sizes = re.findall(r"Page\s+\d+ size:\s+([\d.]+) x ([\d.]+) pts", info)
     assert len(sizes) == 3
     # A4 is 210 x 297 mm = 595.3 x 841.9 pt; A5 is 148 x 210 mm = 419.5 x 595.3 pt
@@ -216,7 +204,7 @@ def test_progress_is_reported_every_50_pages_and_at_the_end(tmp_path):
     ballots = _print(tmp_path, sheet, secrets, "A5")
     # 120 pages: at 50, at 100, and the last 20 at the end
     assert ballots.pages == 120 and ballots.progress == [50, 100, 120]
-    info = _run(_tool("pdfinfo"), str(ballots.pdf))
+    info = _run(poppler("pdfinfo"), str(ballots.pdf))
     assert re.search(r"^Pages:\s+120$", info, re.MULTILINE)
 
 
@@ -233,7 +221,7 @@ def test_a_long_post_is_wrapped_onto_two_lines_at_a_readable_size(printed, paper
     """The post of the third candidate does not fit one line of its cell: it goes onto two lines, not onto
     one line shrunk to a size nobody can read. Two lines fit at 8.9 pt on A4 and 6.3 pt on A5."""
     ballots = printed(paper, 5)
-    layout = _run(_tool("pdftotext"), "-raw", "-bbox", "-f", "1", "-l", "1", str(ballots.pdf), "-")
+    layout = _run(poppler("pdftotext"), "-raw", "-bbox", "-f", "1", "-l", "1", str(ballots.pdf), "-")
     words = [(unicodedata.normalize("NFC", text), float(y_min), float(y_max)) for y_min, y_max, text in
              re.findall(r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>', layout)]
     texts = [w[0] for w in words]

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import IN_CI
+from tests.conftest import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -48,10 +48,7 @@ def live_server(app) -> Iterator[str]:
 def browser():
     """Debian's Chromium, launched once for the session through Playwright's sync API."""
     if not os.access(CHROMIUM, os.X_OK):
-        problem = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if IN_CI:
-            pytest.fail(problem + " (CI requires the browser tests)")
-        pytest.skip(problem)
+        unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
