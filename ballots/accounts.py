@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from . import audit
+from .formats import as_utc
 from .errors import N_, Conflict, InvalidInput, LoginThrottled, NotFound
 from .models import ROLES, Account, Committee, Grant, LoginFailure, LoginSession, Person, utcnow
 
@@ -137,7 +138,7 @@ def account_for_session(session: Session, token: str, *, now: dt.datetime | None
     row = session.get(LoginSession, _token_hash(token))
     if row is None:
         return None
-    created = audit.as_utc(row.created_at)
+    created = as_utc(row.created_at)
     if created + SESSION_LIFETIME < (now or utcnow()) or not row.account.is_active_account:
         return None
     return row.account
@@ -176,32 +177,3 @@ def revoke_grant(session: Session, *, grant_id: int, actor: str) -> None:
                  details={"committee": grant.committee_id, "role": grant.role})
     session.delete(grant)
     session.flush()
-
-
-def ancestors(committee: Committee) -> list[Committee]:
-    """The committee and every committee above it, nearest first."""
-    chain, node = [], committee
-    while node is not None:
-        chain.append(node)
-        node = node.parent
-    return chain
-
-
-def has_role(account: Account, role: str, committee: Committee) -> bool:
-    """Whether the account holds `role` for this committee.
-
-    An organizer's grant covers the committees below it (a provincial office sets up its districts); a teller's
-    or viewer's grant covers exactly its committee. Administrators hold no role by being administrators.
-    """
-    granted = {(g.committee_id, g.role) for g in account.grants}
-    if role == "organizer":
-        return any((c.id, "organizer") in granted for c in ancestors(committee))
-    return (committee.id, role) in granted
-
-
-def organizer_roots(session: Session, account: Account) -> list[Committee]:
-    """The committees an account organizes at the top of its reach (their subtrees are its to edit)."""
-    ids = {g.committee_id for g in account.grants if g.role == "organizer"}
-    roots = [c for c in session.scalars(select(Committee).where(Committee.id.in_(ids)))
-             if not any(a.id in ids for a in ancestors(c)[1:])]
-    return sorted(roots, key=lambda c: c.name)

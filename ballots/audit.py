@@ -9,31 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .formats import canonical_json, utc_stamp
 from .models import AuditEntry, AuditHead, utcnow
 
 GENESIS = "0" * 64
 
 
-def canonical_json(value) -> str:
-    """The one serialisation hashed and signed: sorted keys, no spaces, UTF-8 characters kept."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def as_utc(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; every time stored here is UTC."""
-    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
-
-
 def entry_hash(
     *, seq: int, at: dt.datetime | None, actor: str, action: str, subject: str, details: str, prev_hash: str
 ) -> str:
-    stamp = as_utc(at).strftime("%Y-%m-%dT%H:%M:%SZ") if at else ""
+    stamp = utc_stamp(at) if at else ""
     record = canonical_json([seq, stamp, actor, action, subject, details, prev_hash])
     return hashlib.sha256(record.encode()).hexdigest()
 

@@ -18,10 +18,8 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, signing
-from .accounts import has_role
-from .committees import ancestors
-from .counting import summary_of
+from . import audit, results, signing
+from .authority import ancestors, has_role
 from .errors import (
     N_,
     AlreadyImported,
@@ -29,9 +27,13 @@ from .errors import (
     BadSignature,
     Conflict,
     InvalidInput,
+    NotPublishedYet,
     TreeMismatch,
     UnknownKey,
 )
+from .fields import one_line
+from .formats import canonical_json, utc_stamp
+from .lifecycle import RoundState, require_state
 from .models import Account, Committee, ImportedResult, Publication, Result, Round, TrustedKey, utcnow
 from .rules import BASES, crossed_thresholds
 
@@ -44,20 +46,18 @@ def committee_path(committee: Committee) -> list[str]:
 
 
 def export_bundle(session: Session, round_: Round, *, key, actor: str) -> dict:
-    """The signed bundle of a published round. Raises Conflict if it is not published. Audited."""
-    if round_.state != "published":
-        raise Conflict(N_("Only a published result can be exported for the upper level."))
+    """The signed bundle of a published round. Raises NotPublishedYet if it is not published. Audited."""
+    require_state(round_, RoundState.PUBLISHED, refusal=NotPublishedYet)
     result = session.get(Result, round_.id)
     publication = session.get(Publication, round_.id)
     body = {
         "format": FORMAT,
         "committee_path": committee_path(round_.conference.committee),
-        "published_at": audit.as_utc(publication.published_at).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "result": {"result": json.loads(result.document), "signature": result.signature,
-                   "public_key": result.public_key, "fingerprint": result.key_fingerprint},
+        "published_at": utc_stamp(publication.published_at),
+        "result": results.envelope_of(result),
     }
     audit.record(session, actor=actor, action="result.export_bundle", subject=f"round:{round_.id}")
-    return {**body, "signature": signing.sign(key, audit.canonical_json(body).encode())}
+    return {**body, "signature": signing.sign(key, canonical_json(body).encode())}
 
 
 def register_key(session: Session, *, public_key: str, label: str, committee: Committee, actor: str) -> TrustedKey:
@@ -65,7 +65,7 @@ def register_key(session: Session, *, public_key: str, label: str, committee: Co
 
     Raises InvalidInput (malformed key, empty label), Conflict (already registered)."""
     public_key = (public_key or "").strip().lower()
-    label = " ".join((label or "").split())
+    label = one_line(label)
     try:
         raw = bytes.fromhex(public_key)
     except ValueError:
@@ -145,8 +145,8 @@ def import_bundle(session: Session, bundle: dict, *, account: Account, now: dt.d
     key = session.scalar(select(TrustedKey).where(TrustedKey.public_key == public_key.lower()))
     if key is None:
         raise UnknownKey(fingerprint=hashlib.sha256(raw_key).hexdigest()[:16])
-    text = audit.canonical_json(doc)
-    if not (signing.verify(raw_key, audit.canonical_json(body).encode(), str(bundle.get("signature", "")))
+    text = canonical_json(doc)
+    if not (signing.verify(raw_key, canonical_json(body).encode(), str(bundle.get("signature", "")))
             and signing.verify(raw_key, text.encode(), str(envelope.get("signature", "")))):
         raise BadSignature()
     try:
@@ -160,14 +160,14 @@ def import_bundle(session: Session, bundle: dict, *, account: Account, now: dt.d
             or key.committee_id not in {c.id for c in ancestors(committee)}
             or not has_role(account, "organizer", committee)):
         raise TreeMismatch(path=" › ".join(path))
-    digest = hashlib.sha256(text.encode()).hexdigest()
+    digest = results.digest_of(text)
     if session.scalar(select(ImportedResult.id).where(ImportedResult.digest == digest)) is not None:
         raise AlreadyImported()
     imported = ImportedResult(
         committee_id=committee.id, key_id=key.id, document=text, digest=digest, signature=envelope["signature"],
         title=str(doc["round"]["title"])[:200], audience=list(doc["rule_set"].get("audience", [])),
         published_at=str(bundle.get("published_at", ""))[:20], imported_by=account.username,
-        imported_at=now or utcnow(), **summary_of(doc))
+        imported_at=now or utcnow(), **results.summary_of(doc))
     session.add(imported)
     session.flush()
     audit.record(session, actor=account.username, action="result.import", subject=f"committee:{committee.id}",

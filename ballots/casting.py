@@ -8,32 +8,30 @@ and its marks, nothing that links it to the token, the tablet or the time.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 import secrets as random_source
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from . import audit, tokens
+from . import audit, guessing, tokens
 from .errors import (
     N_,
-    BallotError,
     BallotAlreadyUsed,
+    BallotError,
     BallotVoided,
-    Conflict,
     InvalidInput,
     InvalidMarks,
-    KioskThrottled,
+    RoundNotIssued,
     RoundNotOpen,
+    UnknownBallot,
     WrongRound,
 )
-from .issuing import UnknownBallot
-from .models import Ballot, Candidate, KioskFailure, Round, Token, utcnow
+from .lifecycle import RoundState, advance, require_state
+from .models import Ballot, Candidate, Round, Token
 from .tally import HIGH, LOW, NONE, TRUST
 
 TABLET_MARKS = frozenset((NONE, HIGH, TRUST, LOW))  # a tablet cannot tick two boxes
@@ -41,10 +39,9 @@ SUBMISSION = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def open_voting(session: Session, round_: Round, *, actor: str) -> None:
-    """Open an issued round for casting. Raises Conflict unless the round's ballots are issued."""
-    if round_.state != "issued":
-        raise Conflict(N_("Only a round whose ballots are issued can be opened for voting."))
-    round_.state = "open"
+    """Open an issued round for casting. Raises RoundNotIssued unless the round's ballots are issued."""
+    require_state(round_, RoundState.ISSUED, refusal=RoundNotIssued)
+    advance(round_, RoundState.OPEN)
     session.flush()
     audit.record(session, actor=actor, action="round.open", subject=f"round:{round_.id}")
 
@@ -53,9 +50,8 @@ def close_voting(session: Session, round_: Round, *, actor: str) -> None:
     """Close casting. On PostgreSQL the ballot and token tables are rewritten in the order of their ids, so
     that no row's place in the file tells when it was written (SQLite's ballot table has no rowid and keeps
     its rows in id order, and updates tokens in place). Raises RoundNotOpen."""
-    if round_.state != "open":
-        raise RoundNotOpen()
-    round_.state = "closed"
+    require_state(round_, RoundState.OPEN, refusal=RoundNotOpen)
+    advance(round_, RoundState.CLOSED)
     session.flush()
     audit.record(session, actor=actor, action="round.close", subject=f"round:{round_.id}")
     if session.get_bind().dialect.name == "postgresql":
@@ -211,11 +207,11 @@ def cast_ballots(session: Session, casts: Sequence[Cast]) -> list[str | BallotEr
     outcomes: list[str | BallotError] = []
     ballots: list[dict] = []
     per_round: dict[int, int] = {}
-    guesses = _Guesses(session, casts)
+    guesses = guessing.Guesses(session, [(cast.tablet, cast.address) for cast in casts if cast.tablet is not None])
     for cast in casts:
         try:
             if cast.tablet is not None:
-                guesses.check(cast)
+                guesses.check(cast.tablet, cast.address)
             secret_hash = tokens.hash_secret(tokens.secret_of(cast.code))
             ours = submission_hash(cast.submission)
         except BallotError as exc:  # malformed input: refused before any lookup
@@ -230,8 +226,8 @@ def cast_ballots(session: Session, casts: Sequence[Cast]) -> list[str | BallotEr
         if spent is None:
             refusal = _refusal(session, cast, secret_hash, ours)
             if isinstance(refusal, UnknownBallot) and cast.tablet is not None:
-                record_guess(session, tablet=cast.tablet, address=cast.address)  # committed with the batch
-                guesses.add(cast)
+                guessing.record(session, tablet=cast.tablet, address=cast.address)  # committed with the batch
+                guesses.add(cast.tablet, cast.address)
             outcomes.append(refusal)
             continue
         ballots.append({"id": random_source.token_bytes(16), "round_id": spent, "marks": cast.marks})
@@ -260,81 +256,3 @@ def cast_ballot(
     if isinstance(outcome, BallotError):
         raise outcome
     return outcome
-
-
-@dataclass(frozen=True)
-class Turnout:
-    issued: int
-    cast: int
-    remaining: int
-
-
-def turnout(session: Session, round_: Round) -> Turnout:
-    """Ballots issued (less voided), cast on tablets, and not yet used: counts only, never content."""
-    by_state = dict(session.execute(select(Token.state, func.count()).where(Token.round_id == round_.id)
-                                    .group_by(Token.state)).all())
-    cast, unused = by_state.get("cast", 0), by_state.get("issued", 0)
-    return Turnout(issued=cast + unused, cast=cast, remaining=unused)
-
-
-MAX_FAILURES_PER_TABLET = 10
-MAX_FAILURES_PER_ADDRESS = 500  # a venue's tablets may all share one address behind its Wi-Fi router
-FAILURE_WINDOW = dt.timedelta(minutes=5)
-
-
-# one query for both counts, built once: this runs before every cast, the hot path
-_failure = KioskFailure.__table__
-_FAILURES = (select(func.count().filter(_failure.c.tablet == bindparam("tablet")),
-                    func.count().filter(_failure.c.address == bindparam("address")))
-             .where(_failure.c.at > bindparam("since"),
-                    or_(_failure.c.tablet == bindparam("tablet"), _failure.c.address == bindparam("address"))))
-
-
-def check_guessing(session: Session, *, tablet: str, address: str, now: dt.datetime | None = None) -> None:
-    """Raise KioskThrottled if this tablet session (or, far more generously, its address) has sent too many
-    codes that matched no ballot lately. Other tablets behind the same address are not held up."""
-    since = (now or utcnow()) - FAILURE_WINDOW
-    by_tablet, by_address = session.execute(_FAILURES, {"tablet": tablet, "address": address, "since": since}).one()
-    if by_tablet >= MAX_FAILURES_PER_TABLET or by_address >= MAX_FAILURES_PER_ADDRESS:
-        raise KioskThrottled(minutes=int(FAILURE_WINDOW.total_seconds() // 60))
-
-
-_RECENT_FAILURES = (select(_failure.c.tablet, _failure.c.address)
-                    .where(_failure.c.at > bindparam("since"),
-                           or_(_failure.c.tablet.in_(bindparam("tablets", expanding=True)),
-                               _failure.c.address.in_(bindparam("addresses", expanding=True)))))
-
-
-class _Guesses:
-    """check_guessing for the casts of one transaction with one query: the recent failures of their tablets and
-    addresses, read once, plus those the transaction records itself as it goes."""
-
-    def __init__(self, session: Session, casts: Sequence[Cast], now: dt.datetime | None = None) -> None:
-        self.by_tablet: Counter[str] = Counter()
-        self.by_address: Counter[str] = Counter()
-        throttled = [cast for cast in casts if cast.tablet is not None]
-        if throttled:
-            rows = session.execute(_RECENT_FAILURES, {
-                "since": (now or utcnow()) - FAILURE_WINDOW,
-                "tablets": sorted({cast.tablet for cast in throttled}),
-                "addresses": sorted({cast.address for cast in throttled})}).all()
-            for tablet, address in rows:
-                self.by_tablet[tablet] += 1
-                self.by_address[address] += 1
-
-    def check(self, cast: Cast) -> None:
-        if (self.by_tablet[cast.tablet] >= MAX_FAILURES_PER_TABLET
-                or self.by_address[cast.address] >= MAX_FAILURES_PER_ADDRESS):
-            raise KioskThrottled(minutes=int(FAILURE_WINDOW.total_seconds() // 60))
-
-    def add(self, cast: Cast) -> None:
-        self.by_tablet[cast.tablet] += 1
-        self.by_address[cast.address] += 1
-
-
-def record_guess(session: Session, *, tablet: str, address: str, now: dt.datetime | None = None) -> None:
-    """Remember a code that matched no ballot (its own transaction's business: the caller commits it)."""
-    now = now or utcnow()
-    session.execute(delete(KioskFailure).where(KioskFailure.at < now - FAILURE_WINDOW))
-    session.add(KioskFailure(tablet=tablet[:64], address=address[:64], at=now))
-    session.flush()

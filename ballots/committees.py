@@ -8,18 +8,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import audit
-from .accounts import ancestors
+from .authority import ancestors
 from .errors import N_, Conflict, InvalidInput, NotFound
+from .fields import clean
 from .models import Committee, Conference, Membership, Person
-
-
-def _clean(text: str | None, what: str, limit: int) -> str:
-    value = " ".join((text or "").split())
-    if not value:
-        raise InvalidInput(N_("%(field)s is required."), field=what)
-    if len(value) > limit:
-        raise InvalidInput(N_("%(field)s is longer than %(limit)s characters."), field=what, limit=limit)
-    return value
 
 
 def get_committee(session: Session, committee_id: int) -> Committee:
@@ -46,7 +38,7 @@ def create_committee(
     session: Session, *, name: str, level: str, parent: Committee | None, actor: str
 ) -> Committee:
     """Add a committee under `parent` (None for a root). Raises InvalidInput, Conflict."""
-    name, level = _clean(name, N_("Name"), 200), _clean(level, N_("Level"), 80)
+    name, level = clean(name, N_("Name"), 200), clean(level, N_("Level"), 80)
     _check_sibling_name(session, parent.id if parent else None, name)
     committee = Committee(name=name, level=level, parent=parent)
     session.add(committee)
@@ -60,7 +52,7 @@ def update_committee(
     session: Session, committee: Committee, *, name: str, level: str, parent: Committee | None, actor: str
 ) -> None:
     """Rename, relabel or move a committee. Refuses to move it under itself or a committee below it."""
-    name, level = _clean(name, N_("Name"), 200), _clean(level, N_("Level"), 80)
+    name, level = clean(name, N_("Name"), 200), clean(level, N_("Level"), 80)
     if parent is not None and committee in ancestors(parent):
         raise InvalidInput(N_("A committee cannot be moved under itself or under a committee below it."))
     _check_sibling_name(session, parent.id if parent else None, name, except_id=committee.id)
@@ -98,7 +90,7 @@ def subtree_ids(session: Session, committee: Committee) -> set[int]:
 def create_person(
     session: Session, *, full_name: str, code: str | None = None, birth_year: int | None = None
 ) -> Person:
-    full_name = _clean(full_name, N_("Full name"), 120)
+    full_name = clean(full_name, N_("Full name"), 120)
     code = (code or "").strip() or None
     if code and session.scalar(select(Person.id).where(Person.code == code)) is not None:
         raise Conflict(N_("Another person already has the code %(code)s."), code=code)
@@ -131,7 +123,7 @@ def add_member(
     session: Session, *, committee: Committee, person: Person, post: str, actor: str
 ) -> Membership:
     """Seat a person on a committee with a post, last in ballot order. Raises Conflict if already seated."""
-    post = _clean(post, N_("Post"), 120)
+    post = clean(post, N_("Post"), 120)
     if session.scalar(select(Membership.id).where(Membership.committee_id == committee.id,
                                                   Membership.person_id == person.id)) is not None:
         raise Conflict(N_("%(name)s already sits on this committee."), name=person.full_name)
@@ -145,8 +137,8 @@ def add_member(
 
 
 def update_member(session: Session, seat: Membership, *, full_name: str, post: str, actor: str) -> None:
-    seat.person.full_name = _clean(full_name, N_("Full name"), 120)
-    seat.post = _clean(post, N_("Post"), 120)
+    seat.person.full_name = clean(full_name, N_("Full name"), 120)
+    seat.post = clean(post, N_("Post"), 120)
     session.flush()
     audit.record(session, actor=actor, action="member.update", subject=f"committee:{seat.committee_id}",
                  details={"person": seat.person_id, "name": seat.person.full_name, "post": seat.post})

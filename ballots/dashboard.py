@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .accounts import has_role
+from .accounting import has_quorum
+from .authority import reads_from_above
 from .models import Account, Committee, Conference, ImportedResult, ResultSummary, Round
 
 # What the dashboard calls each state of a round (DESIGN.md's lifecycle, folded for a reader above it).
@@ -52,9 +53,8 @@ def rows(session: Session, committee: Committee, account: Account) -> list[Row]:
     """One row per round of each committee directly below `committee` (a committee with none has one row too).
 
     Numbers appear only for results published with the upper level in their audience, to a viewer of
-    `committee`: the same rule as reading the result itself.
+    `committee` (authority.reads_from_above: the same rule as reading the result itself).
     """
-    reader = has_role(account, "viewer", committee)
     children = {cid: (name, level) for cid, name, level in session.execute(
         select(Committee.id, Committee.name, Committee.level).where(Committee.parent_id == committee.id))}
     found: list[Row] = []
@@ -72,20 +72,21 @@ def rows(session: Session, committee: Committee, account: Account) -> list[Row]:
         name, level = children[cid]
         seen.add(cid)
         # issued is NOT NULL in result_summary: None here means the round has no summary (not sealed)
-        shown = reader and state == "published" and "upper" in audience and issued is not None
+        shown = state == "published" and issued is not None and reads_from_above(account, committee, audience)
         found.append(Row(cid, name, level, PHASES[state], round_id=rid, title=title, held_on=held_on,
-                         quorum=convened > 0 and 3 * present >= 2 * convened,
+                         quorum=has_quorum(convened, present),
                          issued=issued if shown else None, collected=collected if shown else None,
                          crossed=tuple(crossed) if shown else None))
     for imported in session.scalars(select(ImportedResult).where(
             ImportedResult.committee_id.in_(select(Committee.id).where(Committee.parent_id == committee.id)))):
         name, level = children[imported.committee_id]
         seen.add(imported.committee_id)
+        shown = reads_from_above(account, committee, imported.audience)
         found.append(Row(imported.committee_id, name, level, "published", imported_id=imported.id,
-                         title=imported.title, quorum=3 * imported.present >= 2 * imported.convened,
-                         issued=imported.issued if reader else None, collected=imported.collected if reader else None,
+                         title=imported.title, quorum=has_quorum(imported.convened, imported.present),
+                         issued=imported.issued if shown else None, collected=imported.collected if shown else None,
                          crossed=(imported.more_than_half, imported.two_thirds_or_more, imported.more_than_two_thirds)
-                         if reader else None))
+                         if shown else None))
     found += [Row(cid, name, level, "not_started") for cid, (name, level) in children.items() if cid not in seen]
     return found
 

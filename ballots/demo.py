@@ -17,7 +17,7 @@ from typing import BinaryIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import accounts, casting, committees, counting, issuing, printing, publication, rounds, tokens
+from . import accounts, casting, committees, counting, issuing, printing, publication, rounds, sealing, tokens
 from .models import Committee
 
 ACTOR = "demo"
@@ -191,7 +191,7 @@ def _published(session, commune: Committee, made: dict, key) -> None:
     casting.close_voting(session, round_, actor=ACTOR)
     counting.count_round(session, round_, account=tellers[0])
     for teller in tellers:
-        counting.approve(session, round_, account=teller, key=key)
+        sealing.approve(session, round_, account=teller, key=key)
     publication.publish(session, round_, account=tellers[0])
 
 

@@ -104,6 +104,10 @@ class WrongRound(Conflict):
     message = N_("This ballot belongs to another round of voting, not to the one this tablet serves.")
 
 
+class RoundNotIssued(Conflict):
+    message = N_("Only a round whose ballots are issued can be opened for voting.")
+
+
 class RoundNotOpen(Conflict):
     message = N_("Voting is not open for this round.")
 
@@ -155,6 +159,18 @@ class AnomalyNotRuled(Conflict):
 class NotPublisher(BallotError):
     status = 403
     message = N_("Under this round's rule set, only %(who)s can publish its result.")
+
+
+class AlreadyPublished(Conflict):
+    message = N_("This result is already published.")
+
+
+class NotSealed(Conflict):
+    message = N_("Only a sealed result can be published.")
+
+
+class NotPublishedYet(Conflict):
+    message = N_("Only a published result can be exported for the upper level.")
 
 
 class NotInAudience(BallotError):

@@ -18,15 +18,11 @@ from openpyxl.utils import get_column_letter
 from .dashboard import Row
 from .rules import THRESHOLDS
 from .tally import percent
+from .words import BASE_WORDS, MARK_WORDS, PHASE_WORDS, THRESHOLD_HEADINGS
 
-BASE_WORDS = {"collected": "phiếu thu về", "issued": "phiếu phát ra", "convened": "người được triệu tập"}
-THRESHOLD_WORDS = {"more_than_half": "Trên một nửa tín nhiệm thấp", "two_thirds_or_more": "Từ hai phần ba trở lên",
-                   "more_than_two_thirds": "Trên hai phần ba"}
-PHASE_WORDS = {"not_started": "Chưa bắt đầu", "open": "Đang bỏ phiếu", "counting": "Đang kiểm phiếu",
-               "sealed": "Đã niêm phong", "published": "Đã công khai"}
-CANDIDATE_HEADERS = ["STT", "Họ và tên", "Chức vụ", "Tín nhiệm cao", "Tỷ lệ tín nhiệm cao", "Tín nhiệm",
-                     "Tỷ lệ tín nhiệm", "Tín nhiệm thấp", "Tỷ lệ tín nhiệm thấp", "Ô không hợp lệ"] + [
-    THRESHOLD_WORDS[key] for key in THRESHOLDS]
+CANDIDATE_HEADERS = (["STT", "Họ và tên", "Chức vụ"]
+                     + [heading for word in MARK_WORDS for heading in (word, f"Tỷ lệ {word.lower()}")]
+                     + ["Ô không hợp lệ"] + [THRESHOLD_HEADINGS[key] for key in THRESHOLDS])
 
 
 def share(count: int, base: int) -> float | None:
@@ -48,7 +44,7 @@ def number_rows(doc: dict) -> list[list]:
     return [["Số người được triệu tập", n["convened"]], ["Số người có mặt", n["present"]],
             ["Số người vắng mặt", n["absent"]], ["Số phiếu phát ra", n["issued"]], ["Số phiếu thu về", n["collected"]],
             ["Số phiếu hợp lệ", n["valid"]], ["Số phiếu không hợp lệ", n["invalid"]],
-            [f"Tỷ lệ tính trên số {BASE_WORDS[doc['base']['name']]}", doc["base"]["value"]]]
+            [f"Tỷ lệ tính trên {BASE_WORDS[doc['base']['name']][0]}", doc["base"]["value"]]]
 
 
 def _sheet_title(doc: dict, used: set[str]) -> str:
@@ -108,7 +104,7 @@ def result_csv(doc: dict) -> bytes:
 
 
 DASHBOARD_HEADERS = ["Cấp ủy", "Cấp", "Đợt lấy phiếu", "Ngày hội nghị", "Trạng thái", "Đủ 2/3 có mặt",
-                     "Phiếu phát ra", "Phiếu thu về", "Tỷ lệ thu về"] + [THRESHOLD_WORDS[key] for key in THRESHOLDS]
+                     "Phiếu phát ra", "Phiếu thu về", "Tỷ lệ thu về"] + [THRESHOLD_HEADINGS[key] for key in THRESHOLDS]
 
 
 def dashboard_workbook(parent: str, rows: list[Row]) -> bytes:

@@ -21,22 +21,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import fields
-from functools import cache, partial
+from functools import partial
 from io import BytesIO
 from xml.sax.saxutils import escape
 
 import zxingcpp
 from PIL import Image as PILImage
-from PIL import ImageDraw, ImageFont
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Image,
     KeepTogether,
@@ -47,45 +42,27 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from . import signing
-from .audit import canonical_json
-from .printing import _register_fonts, font
-from .rules import PRESETS, THRESHOLDS, RuleSet
+from . import fonts, results, signing
+from .fonts import font
+from .minutes_pages import BOTTOM, MARGIN, TOP, NumberedCanvas, page_background
+from .formats import canonical_json
+from .rules import THRESHOLDS, RuleSet
+from .rules import recorded as recorded_rule_set
 from .tally import BAD_MARKS, CROSSED_OUT, EXTRA_WRITING, NOT_ISSUED, CandidateCount, named_consequences, percent
+from .words import BASE_WORDS, MARK_WORDS, REASON_WORDS, THRESHOLD_WORDS
 
 QR_FORMAT = "trustvote.result/1"
 QR_LEVEL = "M"  # the payload is 160 bytes; M keeps the symbol small enough for modules of 0.5 mm at 35 mm
 QR_WIDTH = 35 * mm
-DRAFT_MARK = "DỰ THẢO – chưa niêm phong"
-WATERMARK = "DỰ THẢO"
 # Times on the minutes are Vietnam's (UTC+7 all year, no daylight saving): a fixed offset needs no tz database.
 VIETNAM = dt.timezone(dt.timedelta(hours=7))
 
-MARGIN = 15 * mm
-TOP = 20 * mm  # room for the draft band above the header
-BOTTOM = 16 * mm  # room for the footer
 
-REASON_WORDS = {
-    NOT_ISSUED: "Phiếu không do Ban kiểm phiếu phát ra",
-    CROSSED_OUT: "Phiếu gạch tên in sẵn",
-    EXTRA_WRITING: "Phiếu ghi thêm tên hoặc viết thêm",
-    BAD_MARKS: "Phiếu không đánh dấu hoặc đánh dấu nhiều ô",
-}
-THRESHOLD_WORDS = {
-    "more_than_half": "trên một nửa",
-    "two_thirds_or_more": "từ hai phần ba trở lên",
-    "more_than_two_thirds": "trên hai phần ba",
-}
-BASE_WORDS = {
-    "collected": ("số phiếu thu về", "phiếu"),
-    "issued": ("số phiếu phát ra", "phiếu"),
-    "convened": ("số người được triệu tập", "người"),
-}
 
 
 def result_fingerprint(document: dict) -> str:
     """The SHA-256 (hex) of the canonical JSON of a result document: what its signature covers."""
-    return hashlib.sha256(canonical_json(document).encode()).hexdigest()
+    return results.digest_of(canonical_json(document))
 
 
 def qr_payload(document: dict, key_fingerprint: str) -> str:
@@ -126,7 +103,7 @@ def minutes_pdf(document: dict, *, signed: dict | None = None) -> bytes:
     """
     if signed is not None:
         _check_envelope(document, signed)
-    _register_fonts()
+    fonts.register()
     out = BytesIO()
     round_info = document["round"]
     footer = f"Biên bản kiểm phiếu – đợt lấy phiếu số {round_info['id']}"
@@ -140,9 +117,9 @@ def minutes_pdf(document: dict, *, signed: dict | None = None) -> bytes:
     draft = signed is None
     doc.build(
         _story(document, signed, doc.width),
-        onFirstPage=partial(_page_background, draft=draft),
-        onLaterPages=partial(_page_background, draft=draft),
-        canvasmaker=partial(_NumberedCanvas, footer=footer),
+        onFirstPage=partial(page_background, draft=draft),
+        onLaterPages=partial(page_background, draft=draft),
+        canvasmaker=partial(NumberedCanvas, footer=footer),
     )
     return out.getvalue()
 
@@ -156,85 +133,6 @@ def _check_envelope(document: dict, signed: dict) -> None:
         raise ValueError("the signature of the envelope does not verify")
     if hashlib.sha256(public_key).hexdigest() != signed["fingerprint"]:
         raise ValueError("the envelope's fingerprint is not its public key's")
-
-
-# --- page furniture ---------------------------------------------------------------------------------------
-
-
-class _NumberedCanvas(Canvas):
-    """Holds the pages back until the end so that each footer can say "Trang x/y"."""
-
-    def __init__(self, *args, footer: str, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._footer = footer
-        self._pages: list[dict] = []
-
-    def showPage(self):
-        self._pages.append(dict(self.__dict__))
-        self._startPage()
-
-    def save(self):
-        total = len(self._pages)
-        for page, state in enumerate(self._pages, start=1):
-            self.__dict__.update(state)
-            self._draw_footer(page, total)
-            super().showPage()
-        super().save()
-
-    def _draw_footer(self, page: int, total: int) -> None:
-        width, _ = self._pagesize
-        y = BOTTOM / 2
-        self.saveState()
-        self.setStrokeColor(colors.grey)
-        self.setLineWidth(0.4)
-        self.line(MARGIN, y + 9, width - MARGIN, y + 9)
-        self.setFont(font("regular"), 8)
-        self.setFillColor(colors.black)
-        self.drawString(MARGIN, y, self._footer)
-        self.drawRightString(width - MARGIN, y, f"Trang {page}/{total}")
-        self.restoreState()
-
-
-DRAFT_RED = colors.Color(0.75, 0.08, 0.08)
-
-
-def _page_background(canvas: Canvas, doc, *, draft: bool) -> None:
-    """Under each page's content: for a draft, a band at the top and a large pale word across the page."""
-    if not draft:
-        return
-    width, height = A4
-    watermark = _draft_watermark()
-    mark_width = 190 * mm
-    image_width, image_height = watermark.getSize()
-    mark_height = mark_width * image_height / image_width
-    canvas.saveState()
-    canvas.translate(width / 2, height / 2)
-    canvas.rotate(55)
-    canvas.drawImage(watermark, -mark_width / 2, -mark_height / 2, mark_width, mark_height)
-    canvas.restoreState()
-
-    canvas.saveState()
-    band_height = 7 * mm
-    band_y = height - 6 * mm - band_height
-    band_width = 88 * mm
-    canvas.setStrokeColor(DRAFT_RED)
-    canvas.setFillColor(DRAFT_RED)
-    canvas.setLineWidth(1.2)
-    canvas.rect(width / 2 - band_width / 2, band_y, band_width, band_height, stroke=1, fill=0)
-    canvas.setFont(font("bold"), 11)
-    canvas.drawCentredString(width / 2, band_y + band_height / 2 - 4, DRAFT_MARK)
-    canvas.restoreState()
-
-
-@cache
-def _draft_watermark() -> ImageReader:
-    """The large pale "DỰ THẢO" across a draft page, as a picture: as text it would be read into the page's
-    text (by copy and paste, screen readers, pdftotext) in pieces, between the lines it crosses."""
-    face = ImageFont.truetype(pdfmetrics.getFont(font("bold")).face.filename, 200)
-    left, top, right, bottom = face.getbbox(WATERMARK)
-    image = PILImage.new("L", (right - left + 40, bottom - top + 40), 255)
-    ImageDraw.Draw(image).text((20 - left, 20 - top), WATERMARK, font=face, fill=234)
-    return ImageReader(image)
 
 
 # --- content ----------------------------------------------------------------------------------------------
@@ -274,21 +172,11 @@ def _p(text: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escape(text), style)
 
 
-def _rule_set(settings: dict) -> RuleSet:
-    """The round's rule set as the document records it (its settings may override the preset's)."""
-    known = {f.name for f in fields(RuleSet)} - {"key", "title"}
-    values = {name: value for name, value in settings.items() if name in known}
-    if "audience" in values:
-        values["audience"] = tuple(values["audience"])
-    preset = PRESETS.get(settings["key"])
-    return RuleSet(key=settings["key"], title=preset.title if preset else settings["key"], **values)
-
-
 def _story(document: dict, signed: dict | None, width: float) -> list:
     styles = _styles()
     round_info = document["round"]
     numbers = document["numbers"]
-    rule_set = _rule_set(document["rule_set"])
+    rule_set = recorded_rule_set(document["rule_set"])
     held_on = dt.date.fromisoformat(round_info["held_on"])
     story: list = [_header(round_info, held_on, styles, width)]
 
@@ -422,8 +310,8 @@ def _results_table(document: dict, rule_set: RuleSet, styles, width: float) -> T
 
     head = styles["cell_head"]
     rows = [
-        [_p("STT", head), _p("Họ và tên", head), _p("Chức vụ", head), _p("Tín nhiệm cao", head), "",
-         _p("Tín nhiệm", head), "", _p("Tín nhiệm thấp", head), ""] + ([_p("Ô không hợp lệ", head)] * with_invalid),
+        [_p("STT", head), _p("Họ và tên", head), _p("Chức vụ", head)]
+        + [cell for word in MARK_WORDS for cell in (_p(word, head), "")] + ([_p("Ô không hợp lệ", head)] * with_invalid),
         ["", "", ""] + [_p("Số phiếu", head), _p("Tỷ lệ", head)] * 3 + ([""] * with_invalid),
     ]
     commands = [

@@ -23,10 +23,10 @@ from reportlab import rl_config
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from . import tokens
+from . import fonts, tokens
+from .fonts import font
 
 QR_VERSION = 7
 QR_LEVEL = "Q"
@@ -77,22 +77,6 @@ def sheet_of(round_) -> BallotSheet:
     )
 
 
-_FONTS = {"regular": "Regular", "bold": "Bold", "italic": "Italic", "semibold": "SemiBold"}
-
-
-def _register_fonts() -> None:
-    import fontpkg_be_vietnam_pro
-
-    for style in _FONTS.values():
-        name = f"BeVietnamPro-{style}"
-        if name not in pdfmetrics.getRegisteredFontNames():
-            pdfmetrics.registerFont(TTFont(name, str(fontpkg_be_vietnam_pro.ROOT / "files" / f"{name}.ttf")))
-
-
-def font(key: str) -> str:
-    return f"BeVietnamPro-{_FONTS[key]}"
-
-
 def qr_modules(payload: str) -> tuple[int, bytes]:
     """The QR symbol: its side in modules and one byte per module, row by row (0 dark, 255 light)."""
     symbol = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.QRCode, ec_level=QR_LEVEL,
@@ -138,7 +122,7 @@ def ballot_pages(
 ) -> Iterator[int]:
     """Write one page per secret to `out`, yielding the number of pages done every PROGRESS_EVERY pages and
     once at the end, when the PDF is complete (so that a web page or a terminal can show progress)."""
-    _register_fonts()
+    fonts.register()
     rl_config.useA85 = 0  # binary streams: a third smaller and faster than ASCII85
     layout = PAPERS[paper]
     canvas = Canvas(out, pagesize=(layout.width, layout.height), pageCompression=1,

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit
-from .accounts import has_role
-from .errors import N_, Conflict, NotInAudience, NotPublisher
+from . import audit, results
+from .authority import EVERYTHING, OWN_ROWS, can_publish, reach, reach_of_round
+from .errors import N_, AlreadyPublished, NotInAudience, NotPublisher, NotSealed
+from .lifecycle import RoundState, advance, require_state
 from .models import (
     Account,
     BoardMember,
@@ -31,20 +32,7 @@ from .models import (
     utcnow,
 )
 
-EVERYTHING, OWN_ROWS = "all", "own"
-
-
 PUBLISHER_WORDS = {"board": N_("the counting board"), "organizer": N_("the committee's organizers")}
-
-
-def on_board(account: Account, round_: Round) -> bool:
-    return any(seat.account_id == account.id for seat in round_.board)
-
-
-def can_publish(account: Account, round_: Round) -> bool:
-    if round_.publisher == "organizer":
-        return has_role(account, "organizer", round_.conference.committee)
-    return on_board(account, round_)
 
 
 def publish(session: Session, round_: Round, *, account: Account, now: dt.datetime | None = None) -> None:
@@ -52,39 +40,15 @@ def publish(session: Session, round_: Round, *, account: Account, now: dt.dateti
     published)."""
     if not can_publish(account, round_):
         raise NotPublisher(who=PUBLISHER_WORDS[round_.publisher])
-    if round_.state == "published":
-        raise Conflict(N_("This result is already published."))
-    if round_.state != "sealed":
-        raise Conflict(N_("Only a sealed result can be published."))
+    if round_.state == RoundState.PUBLISHED:
+        raise AlreadyPublished()
+    require_state(round_, RoundState.SEALED, refusal=NotSealed)
     now = now or utcnow()
-    round_.state = "published"
+    advance(round_, RoundState.PUBLISHED)
     session.add(Publication(round_id=round_.id, published_by=account.username, published_at=now))
     session.flush()
     audit.record(session, actor=account.username, action="result.publish", subject=f"round:{round_.id}",
                  details={"audience": list(round_.audience)}, now=now)
-
-
-def reach(account: Account, committee: Committee, audience: list[str] | tuple[str, ...],
-          candidate_people: set[int]) -> str | None:
-    """What of a published result of `committee` this account may read: EVERYTHING, OWN_ROWS or None."""
-    if "committee" in audience and has_role(account, "viewer", committee):
-        return EVERYTHING
-    if "upper" in audience and committee.parent is not None and has_role(account, "viewer", committee.parent):
-        return EVERYTHING
-    if "conference" in audience and any(has_role(account, role, committee) for role in ("viewer", "teller")):
-        return EVERYTHING
-    if "candidate" in audience and account.person_id is not None and account.person_id in candidate_people:
-        return OWN_ROWS
-    return None
-
-
-def reach_of_round(account: Account, round_: Round) -> str | None:
-    """What this account may read of the round's result now: nothing before publication, whoever they are."""
-    if round_.state != "published":
-        return None
-    if on_board(account, round_):
-        return EVERYTHING  # the board counted it: publication takes nothing from it
-    return reach(account, round_.conference.committee, round_.audience, {c.person_id for c in round_.candidates})
 
 
 @dataclass(frozen=True)
@@ -114,9 +78,7 @@ def read_result(session: Session, round_: Round, *, account: Account, what: str 
         own = frozenset(c.position for c in round_.candidates if c.person_id == account.person_id)
         document = own_rows(document, own)
     audit.record(session, actor=account.username, action=f"result.{what}", subject=f"round:{round_.id}")
-    envelope = {"result": json.loads(result.document), "signature": result.signature,
-                "public_key": result.public_key, "fingerprint": result.key_fingerprint}
-    return Reading(round_, document, envelope, result.digest, level, own)
+    return Reading(round_, document, results.envelope_of(result), result.digest, level, own)
 
 
 def read_imported(session: Session, found: ImportedResult, *, account: Account) -> dict:
@@ -133,7 +95,10 @@ def own_rows(document: dict, positions: frozenset[int]) -> dict:
 
 
 def published_rounds(session: Session, account: Account) -> list[tuple[Round, str]]:
-    """The published rounds this account may read, newest conference first, with what it may read of each."""
+    """The published rounds this account may read, newest conference first, with what it may read of each.
+
+    The query only narrows the rounds down to those near the account's grants, its person and its boards; who
+    reads what is decided for each by authority.reach_of_round."""
     committee_ids = {g.committee_id for g in account.grants if g.role in ("viewer", "teller")}
     children = set(session.scalars(select(Committee.id).where(Committee.parent_id.in_(committee_ids))))
     query = (select(Round).join(Conference).where(Round.state == "published")
@@ -148,3 +113,16 @@ def published_rounds(session: Session, account: Account) -> list[tuple[Round, st
             visible.append((round_, level))
     return visible
 
+
+
+def other_results(session: Session, round_: Round, account: Account, positions) -> dict[int, list[Round]]:
+    """For each candidate row (by position) of the round: the same person's other published results this
+    account may read, as links from one result to the next."""
+    people = {c.person_id: c.position for c in round_.candidates if c.position in positions}
+    found: dict[int, list[Round]] = {}
+    query = (select(Candidate.person_id, Round).join(Round, Round.id == Candidate.round_id)
+             .where(Candidate.person_id.in_(people), Round.id != round_.id, Round.state == RoundState.PUBLISHED))
+    for person_id, other in session.execute(query):
+        if reach_of_round(account, other) is not None:
+            found.setdefault(people[person_id], []).append(other)
+    return found

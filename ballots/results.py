@@ -13,7 +13,8 @@
      "rulings": {"sheets": paper sheets decided by the board, "anomaly": the board's ruling on an anomaly or null},
      "software": "trustvote X.Y.Z"}
 
-Canonical: keys sorted, no spaces, UTF-8 (audit.canonical_json). The signed envelope is
+Canonical: keys sorted, no spaces, UTF-8 (formats.canonical_json); times are UTC "YYYY-MM-DDTHH:MM:SSZ"
+(formats.utc_stamp). The signed envelope, written here and nowhere else, is
 {"result": <document>, "signature": base64 Ed25519 over the canonical document, "public_key": hex, "fingerprint":
 hex SHA-256 of the public key}. The ballots digest is SHA-256 over the sorted lines "MARKS FLAWS" of the sealed
 ballot export (marks as digits, flaws sorted and comma-joined, "-" for none), one per line with a final newline:
@@ -23,13 +24,15 @@ anyone holding the export can recompute it, and recount.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import __version__, signing
-from .audit import canonical_json
-from .rules import RuleSet
+from .formats import canonical_json
+from .models import Result
+from .rules import THRESHOLDS, RuleSet
 from .tally import Sheet, Tally
 
 FORMAT = "trustvote.result/1"
@@ -98,7 +101,32 @@ def document(
     }
 
 
+def digest_of(text: str) -> str:
+    """The result's fingerprint: SHA-256 (hex) of its canonical JSON, the exact bytes the signature covers."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def envelope(doc: dict, *, signature: str, public_key: str, fingerprint: str) -> dict:
+    """The signed envelope of a result document (see the module's docstring)."""
+    return {"result": doc, "signature": signature, "public_key": public_key, "fingerprint": fingerprint}
+
+
 def sign_document(key: Ed25519PrivateKey, doc: dict) -> dict:
-    """The signed envelope of a result document."""
-    return {"result": doc, "signature": signing.sign(key, canonical_json(doc).encode()),
-            "public_key": signing.public_bytes(key).hex(), "fingerprint": signing.fingerprint(key)}
+    """Sign a result document with the instance's key; return its envelope."""
+    return envelope(doc, signature=signing.sign(key, canonical_json(doc).encode()),
+                    public_key=signing.public_bytes(key).hex(), fingerprint=signing.fingerprint(key))
+
+
+def envelope_of(result: Result) -> dict:
+    """The signed envelope of a sealed result, as stored at its seal."""
+    return envelope(json.loads(result.document), signature=result.signature, public_key=result.public_key,
+                    fingerprint=result.key_fingerprint)
+
+
+def summary_of(doc: dict) -> dict:
+    """The few numbers of a result document that the upper-level dashboard shows (kept beside each sealed or
+    imported result, so that a dashboard of thousands of committees parses no document)."""
+    numbers = doc["numbers"]
+    crossed = {key: sum(1 for c in doc["candidates"] if c["flags"][key]) for key in THRESHOLDS}
+    return {"issued": numbers["issued"], "collected": numbers["collected"], "convened": numbers["convened"],
+            "present": numbers["present"], **crossed}

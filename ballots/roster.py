@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit
-from .accounts import ancestors
-from .committees import fold, subtree_ids
+from .authority import ancestors
+from .committees import fold, path_of, subtree_ids
 from .errors import N_, InvalidInput, RosterInvalid
 from .models import Committee, Membership, Person
 
@@ -216,3 +216,22 @@ def _apply(session, plan, people_by_code, *, actor) -> ImportSummary:
         summary.seats_added += 1
         summary.committees.add(committee.id)
     return summary
+
+
+def template_workbook(committee: Committee) -> bytes:
+    """A starting roster (.xlsx) for the committee: the Vietnamese headers, then its members with its own path
+    filled in, as import_roster reads it back."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Danh sách"
+    sheet.append([names[0] for names in COLUMNS.values()])
+    for seat in committee.memberships:
+        sheet.append([path_of(committee), seat.person.full_name, seat.post, seat.person.code or "",
+                      seat.person.birth_year or ""])
+    for column, width in zip("ABCDE", (48, 28, 24, 12, 10)):
+        sheet.column_dimensions[column].width = width
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

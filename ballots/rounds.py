@@ -13,16 +13,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import audit, rules
-from .accounts import has_role
-from .committees import _clean
+from .authority import has_role
+from .fields import clean
+from .lifecycle import RoundState, require_state
 from .errors import N_, CandidateOnBoard, InvalidInput, NotFound, RoundNotDraft, TooManyPlaces
 from .models import Account, BoardMember, Candidate, Committee, Conference, Person, Round
 
 def create_conference(
     session: Session, *, committee: Committee, name: str, held_on: dt.date, place: str, term: str, actor: str
 ) -> Conference:
-    term = _clean(term, N_("Term"), 20)
-    conference = Conference(committee=committee, name=_clean(name, N_("Name"), 200), held_on=held_on,
+    term = clean(term, N_("Term"), 20)
+    conference = Conference(committee=committee, name=clean(name, N_("Name"), 200), held_on=held_on,
                             place=(place or "").strip()[:200], term=term)
     session.add(conference)
     session.flush()
@@ -39,28 +40,13 @@ def get_round(session: Session, round_id: int) -> Round:
     return found
 
 
-def rule_set_of(round_: Round) -> rules.RuleSet:
-    """The rule set the round is counted under: its preset with the round's own settings."""
-    return rules.preset(round_.rule_set).with_settings(
-        base=round_.base,
-        invalid_mark_policy=round_.invalid_mark_policy,
-        extra_writing_policy=round_.extra_writing_policy,
-        consequences=dict(round_.consequences),
-        places_limit=round_.places_limit,
-        audience=tuple(round_.audience),
-        paper_entries=round_.paper_entries,
-        publisher=round_.publisher,
-    )
-
-
 def _apply_settings(round_: Round, rule_set: rules.RuleSet) -> None:
     for name, value in rule_set.settings().items():
         setattr(round_, name, value)
 
 
 def _require_draft(round_: Round) -> None:
-    if not round_.is_draft:
-        raise RoundNotDraft()
+    require_state(round_, RoundState.DRAFT, refusal=RoundNotDraft)
 
 
 def _check_numbers(convened: int, present: int, spares: int = 0) -> None:
@@ -85,7 +71,7 @@ def create_round(
     in ballot order. Raises InvalidInput (unknown rule set, bad numbers) and TooManyPlaces."""
     preset = rules.preset(rule_set)
     _check_numbers(convened, present)
-    round_ = Round(conference=conference, title=_clean(title, N_("Title"), 200), state="draft",
+    round_ = Round(conference=conference, title=clean(title, N_("Title"), 200), state=RoundState.DRAFT,
                    convened=convened, present=present, rule_set=preset.key)
     _apply_settings(round_, preset)
     session.add(round_)
@@ -128,6 +114,13 @@ def _check_places(session: Session, round_: Round, person_ids: Sequence[int], li
             raise TooManyPlaces(name=person.full_name, count=count, limit=limit)
 
 
+def _refuse_candidates_on_board(board: Sequence[Account], people: dict[int, Person]) -> None:
+    """No member of the counting board is among the people rated in the round. Raises CandidateOnBoard."""
+    for account in board:
+        if account.person_id in people:
+            raise CandidateOnBoard(name=people[account.person_id].full_name)
+
+
 def set_candidates(
     session: Session, round_: Round, entries: Sequence[tuple[int, str]], *, actor: str
 ) -> None:
@@ -142,11 +135,9 @@ def set_candidates(
     people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
     if len(people) != len(person_ids):
         raise InvalidInput(N_("The candidate list names an unknown person."))
-    posts = [_clean(post, N_("Post"), 120) for _, post in entries]
+    posts = [clean(post, N_("Post"), 120) for _, post in entries]
     _check_places(session, round_, person_ids, round_.places_limit)
-    for seat in round_.board:
-        if seat.account.person_id in people:
-            raise CandidateOnBoard(name=people[seat.account.person_id].full_name)
+    _refuse_candidates_on_board([seat.account for seat in round_.board], people)
     round_.candidates.clear()
     session.flush()
     for position, (person_id, post) in enumerate(zip(person_ids, posts), start=1):
@@ -171,7 +162,7 @@ def choose_rule_set(session: Session, round_: Round, key: str, *, actor: str) ->
 def override_settings(session: Session, round_: Round, *, actor: str, **settings) -> None:
     """Change some settings of the round's rule set. Raises RoundNotDraft, InvalidInput, TooManyPlaces."""
     _require_draft(round_)
-    changed = rule_set_of(round_).with_settings(**settings)
+    changed = rules.rule_set_of(round_).with_settings(**settings)
     if changed.places_limit != round_.places_limit:
         _check_places(session, round_, [c.person_id for c in round_.candidates], changed.places_limit)
     _apply_settings(round_, changed)
@@ -197,12 +188,10 @@ def set_board(
     accounts = list(session.scalars(select(Account).where(Account.id.in_(set(account_ids)))))
     if len(accounts) != len(set(account_ids)):
         raise InvalidInput(N_("The counting board names an unknown account."))
-    candidate_people = {c.person_id: c.person for c in round_.candidates}
     for account in accounts:
         if not has_role(account, "teller", committee):
             raise InvalidInput(N_("%(name)s is not a teller of this committee."), name=account.display_name)
-        if account.person_id in candidate_people:
-            raise CandidateOnBoard(name=candidate_people[account.person_id].full_name)
+    _refuse_candidates_on_board(accounts, {c.person_id: c.person for c in round_.candidates})
     round_.board.clear()
     session.flush()
     for account in sorted(accounts, key=lambda a: a.id):

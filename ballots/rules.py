@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from .errors import N_, InvalidInput
 
@@ -142,3 +142,24 @@ def preset(key: str) -> RuleSet:
         return PRESETS[key]
     except KeyError:
         raise InvalidInput(N_("Unknown rule set: %(value)s."), value=key) from None
+
+
+# the settings a round stores, one column each (everything of a RuleSet but its key and title)
+SETTINGS = tuple(f.name for f in fields(RuleSet) if f.name not in ("key", "title"))
+
+
+def rule_set_of(round_) -> RuleSet:
+    """The rule set a round is counted under: its preset with the round's own settings."""
+    stored = {name: getattr(round_, name) for name in SETTINGS}
+    stored["consequences"] = dict(stored["consequences"])
+    return preset(round_.rule_set).with_settings(**stored)
+
+
+def recorded(settings: dict) -> RuleSet:
+    """The rule set as a result document records it ({"key": ..., and the settings}); a key that is not a
+    preset here (a document from a newer instance) keeps its settings and takes its key as its title."""
+    values = {name: value for name, value in settings.items() if name in SETTINGS}
+    if "audience" in values:
+        values["audience"] = tuple(values["audience"])
+    known = PRESETS.get(settings["key"])
+    return RuleSet(key=settings["key"], title=known.title if known else settings["key"], **values)

@@ -71,12 +71,25 @@ def percent(count: int, base: int) -> str:
     return f"{value:.2f}"
 
 
+def has_bad_row(marks: bytes) -> bool:
+    """Whether some row of the sheet has no box or several boxes ticked (Điều 6.3: invalid for that person, or
+    for the whole ballot under invalid_mark_policy "ballot")."""
+    return NONE in marks or SEVERAL in marks
+
+
+def flaw_reasons(flaws: frozenset[str], rule_set: RuleSet) -> list[str]:
+    """Why the tellers' findings void the whole sheet under the rule set, whatever its marks say: not issued by
+    the board, a printed name crossed out, and added writing where the rule set voids for it."""
+    reasons = [flaw for flaw in (NOT_ISSUED, CROSSED_OUT) if flaw in flaws]
+    if EXTRA_WRITING in flaws and rule_set.extra_writing_policy == "void":
+        reasons.append(EXTRA_WRITING)
+    return reasons
+
+
 def sheet_reasons(sheet: Sheet, rule_set: RuleSet) -> list[str]:
     """Why the whole sheet is invalid under the rule set (empty when it is valid)."""
-    reasons = [flaw for flaw in (NOT_ISSUED, CROSSED_OUT) if flaw in sheet.flaws]
-    if EXTRA_WRITING in sheet.flaws and rule_set.extra_writing_policy == "void":
-        reasons.append(EXTRA_WRITING)
-    if rule_set.invalid_mark_policy == "ballot" and (NONE in sheet.marks or SEVERAL in sheet.marks):
+    reasons = flaw_reasons(sheet.flaws, rule_set)
+    if rule_set.invalid_mark_policy == "ballot" and has_bad_row(sheet.marks):
         reasons.append(BAD_MARKS)
     return reasons
 
@@ -108,7 +121,7 @@ def tally(
         if len(marks) != candidates:
             raise ValueError("a sheet must have one mark per candidate")
         collected += 1
-        if sheet.flaws or (whole_ballot_marks and (NONE in marks or SEVERAL in marks)):
+        if sheet.flaws or (whole_ballot_marks and has_bad_row(marks)):
             wrong = sheet_reasons(sheet, rule_set)
             if wrong:
                 # a sheet is invalid once; its first reason is the one it is counted under

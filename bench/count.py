@@ -2,7 +2,7 @@
 
 Each timed run is what the board does after the vote, one transaction each as the app commits one per request,
 each in a fresh session that loads the round again: `casting.close_voting`, `counting.count_round`, then
-`counting.approve` by each of the board's two members, the second of which seals (the tally, the ballots digest,
+`sealing.approve` by each of the board's two members, the second of which seals (the tally, the ballots digest,
 the canonical JSON document, its Ed25519 signature). Printed against two bare queries of the same ballots timed in
 the same run, through the same driver, on the same (sealed) rows: `SELECT count(*) FROM ballot WHERE round_id = ?`
 (the issue's baseline: the headline ratio) and `SELECT marks FROM ballot WHERE round_id = ?` fetched whole (the
@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from sqlalchemy import insert, text, update  # noqa: E402
 
-from ballots import accounts, casting, committees, counting, issuing, rounds, schema, tokens  # noqa: E402
+from ballots import accounts, casting, committees, counting, issuing, lifecycle, rounds, schema, sealing, tokens  # noqa: E402
 from ballots.db import make_engine, make_sessionmaker  # noqa: E402
 from _databases import POSTGRES_URL, database, postgres_problem, quick_password_hashing  # noqa: E402
 from ballots.models import Account, Ballot, IssueBatch, Result, Round, Token  # noqa: E402
@@ -85,7 +85,8 @@ def issue_in_bulk(session, round_: Round, count: int) -> None:
     for start in range(0, count, 20000):
         session.execute(insert(Token), [{"round_id": round_.id, "batch_id": batch.id, "secret_hash": h,
                                          "state": "issued"} for h in hashes[start:start + 20000]])
-    round_.commitment, round_.state = commitment, "issued"
+    round_.commitment = commitment
+    lifecycle.advance(round_, lifecycle.RoundState.ISSUED)
     session.flush()
     audit.record(session, actor="bench", action="ballots.issue", subject=f"round:{round_.id}",
                  details={"batch": batch.id, "count": count, "paper": "A4", "batch_commitment": commitment,
@@ -187,8 +188,8 @@ def close_to_seal(url: str, seeded: Seeded, key: Ed25519PrivateKey, profiler: cP
     first, second = seeded.board
     step("close", lambda s, r: casting.close_voting(s, r, actor="bench"))
     step("count", lambda s, r: counting.count_round(s, r, account=s.get(Account, first)))
-    step("approve 1", lambda s, r: counting.approve(s, r, account=s.get(Account, first), key=key))
-    step("approve 2 + seal", lambda s, r: counting.approve(s, r, account=s.get(Account, second), key=key))
+    step("approve 1", lambda s, r: sealing.approve(s, r, account=s.get(Account, first), key=key))
+    step("approve 2 + seal", lambda s, r: sealing.approve(s, r, account=s.get(Account, second), key=key))
     with sessions() as session:
         numbers = json.loads(session.get(Result, seeded.round_id).document)["numbers"]
         run.collected, run.invalid = numbers["collected"], numbers["invalid"]

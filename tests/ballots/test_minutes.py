@@ -13,7 +13,7 @@ import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
-from ballots import minutes, results, rules, signing
+from ballots import minutes, minutes_pages, results, rules, signing
 from ballots.audit import canonical_json
 from ballots.tally import CROSSED_OUT, HIGH, LOW, NONE, NOT_ISSUED, TRUST, Sheet, tally
 from tests.conftest import poppler
@@ -378,9 +378,9 @@ def test_the_draft_mark_is_on_every_page_of_the_draft_and_on_no_page_of_the_sign
     draft = five["draft"]
     assert draft.pages >= 2
     for page in range(1, draft.pages + 1):
-        assert minutes.DRAFT_MARK in draft.text(page)
+        assert minutes_pages.DRAFT_MARK in draft.text(page)
     long_draft = _write(tmp_path, "forty-draft", minutes.minutes_pdf(forty["document"]))
-    assert all(minutes.DRAFT_MARK in long_draft.text(page) for page in range(1, long_draft.pages + 1))
+    assert all(minutes_pages.DRAFT_MARK in long_draft.text(page) for page in range(1, long_draft.pages + 1))
     for signed in (five["signed"], forty["signed"]):
         assert "DỰ THẢO" not in signed.all_text() and "chưa niêm phong" not in signed.all_text()
 

@@ -1,0 +1,182 @@
+"""Conferences and their rounds: candidates, counting boards, the one-time tokens and the anonymous ballots."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..lifecycle import RoundState, TokenState
+from .base import Base, one_of, utcnow
+
+if TYPE_CHECKING:  # relationships name these; SQLAlchemy resolves them through its registry
+    from .people import Account, Committee, Person
+
+
+class Conference(Base):
+    """A mid-term review conference (hội nghị sơ kết giữa nhiệm kỳ) of one committee."""
+
+    __tablename__ = "conference"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("committee.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    held_on: Mapped[dt.date] = mapped_column(Date)
+    place: Mapped[str] = mapped_column(String(200), default="")
+    # the term (nhiệm kỳ) the review belongs to: places per person are counted within one term
+    term: Mapped[str] = mapped_column(String(20))
+    committee: Mapped[Committee] = relationship()
+    rounds: Mapped[list[Round]] = relationship(back_populates="conference", order_by="Round.id")
+
+class Round(Base):
+    """A round of trust voting on a list of candidates, counted under its rule set (copied in, overridable in draft)."""
+
+    __tablename__ = "round"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id", ondelete="RESTRICT"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(10), default="draft")
+    convened: Mapped[int] = mapped_column(Integer, default=0)
+    present: Mapped[int] = mapped_column(Integer, default=0)
+    # ballots that may be issued beyond the number present (spoiled sheets replaced), declared in advance
+    spares: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # SHA-256 over the sorted hashes of every token issued for the round (tokens.commitment)
+    commitment: Mapped[str | None] = mapped_column(String(64))
+    rule_set: Mapped[str] = mapped_column(String(40))
+    base: Mapped[str] = mapped_column(String(12))
+    invalid_mark_policy: Mapped[str] = mapped_column(String(8))
+    extra_writing_policy: Mapped[str] = mapped_column(String(8))
+    consequences: Mapped[dict] = mapped_column(JSON)
+    places_limit: Mapped[int | None] = mapped_column(Integer)
+    audience: Mapped[list] = mapped_column(JSON)
+    paper_entries: Mapped[int] = mapped_column(Integer)
+    publisher: Mapped[str] = mapped_column(String(10), default="board", server_default="board")
+    # approvals of board members that seal the count; None: more than half of the board
+    approvals_required: Mapped[int | None] = mapped_column(Integer)
+    # the board's written ruling on an anomaly of the count (more sheets collected than issued, ...)
+    anomaly_ruling: Mapped[str | None] = mapped_column(Text)
+    anomaly_ruled_by: Mapped[str | None] = mapped_column(String(120))
+    conference: Mapped[Conference] = relationship(back_populates="rounds")
+    candidates: Mapped[list[Candidate]] = relationship(
+        back_populates="round", order_by="Candidate.position", cascade="all, delete-orphan"
+    )
+    board: Mapped[list[BoardMember]] = relationship(back_populates="round", cascade="all, delete-orphan")
+    __table_args__ = (
+        CheckConstraint(one_of(RoundState), name="state"),
+        CheckConstraint("present >= 0 AND convened >= 0 AND present <= convened AND spares >= 0", name="numbers"),
+        CheckConstraint("paper_entries IN (2, 3)", name="paper_entries"),
+    )
+
+    @property
+    def absent(self) -> int:
+        return self.convened - self.present
+
+    @property
+    def approvals_needed(self) -> int:
+        """How many board members must approve the count before it is sealed."""
+        return self.approvals_required or len(self.board) // 2 + 1
+
+    @property
+    def is_draft(self) -> bool:
+        return self.state == RoundState.DRAFT
+
+    @property
+    def has_quorum(self) -> bool:
+        """Whether the numbers convened and present make a quorum (the rule: accounting.has_quorum)."""
+        from .accounting import has_quorum  # accounting queries these models: imported when asked, not at load
+
+        return has_quorum(self.convened, self.present)
+
+
+class Candidate(Base):
+    """A person rated in a round, with the post printed on the ballot, in ballot order."""
+
+    __tablename__ = "candidate"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"), index=True)
+    post: Mapped[str] = mapped_column(String(120))
+    position: Mapped[int] = mapped_column(Integer)
+    round: Mapped[Round] = relationship(back_populates="candidates")
+    person: Mapped[Person] = relationship()
+    __table_args__ = (
+        UniqueConstraint("round_id", "person_id", name="uq_candidate_once"),
+        UniqueConstraint("round_id", "position", name="uq_candidate_position"),
+    )
+
+
+class BoardMember(Base):
+    """A teller's account on the counting board (ban kiểm phiếu) of a round."""
+
+    __tablename__ = "board_member"
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"), primary_key=True)
+    round: Mapped[Round] = relationship(back_populates="board")
+    account: Mapped[Account] = relationship()
+
+
+class Token(Base):
+    """The right to cast one ballot. Only the hash of the secret is stored; the secret exists only on paper."""
+
+    __tablename__ = "token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="RESTRICT"), index=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("issue_batch.id", ondelete="RESTRICT"), index=True)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    state: Mapped[str] = mapped_column(String(8), default="issued")
+    void_reason: Mapped[str | None] = mapped_column(String(200))
+    # the hash of the random id of the tablet's submission that spent it: a retry of that same submission is
+    # told "already recorded" without touching the ballot table, which holds no link to any token
+    submission_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    # deliberately no time of any kind: with the ballot table it would date each ballot
+    __table_args__ = (CheckConstraint(one_of(TokenState), name="state"),)
+
+
+class Ballot(Base):
+    """One anonymous ballot: a random id, its round, its marks. No token, no time, no tablet, no order.
+
+    `marks` has one byte per candidate in ballot order: 0 none, 1 high trust, 2 trust, 3 low trust,
+    4 several boxes ticked (paper only). On SQLite the table has no rowid, so rows are stored in the order of
+    their random ids, not of their casting; on PostgreSQL closing the round rewrites the table in that order.
+    """
+
+    __tablename__ = "ballot"
+    id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="RESTRICT"), index=True)
+    marks: Mapped[bytes] = mapped_column(LargeBinary(200))
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class KioskFailure(Base):
+    """A code that matched no ballot, kept to throttle guessing per tablet session and per address."""
+
+    __tablename__ = "kiosk_failure"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tablet: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class IssueBatch(Base):
+    """One issue of ballots: how many, on which paper, the digest of its tokens, who issued them."""
+
+    __tablename__ = "issue_batch"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="RESTRICT"), index=True)
+    count: Mapped[int] = mapped_column(Integer)
+    paper: Mapped[str] = mapped_column(String(4))
+    commitment: Mapped[str] = mapped_column(String(64))
+    issued_by: Mapped[str] = mapped_column(String(60))
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    __table_args__ = (CheckConstraint("count > 0", name="count"),)
