@@ -30,7 +30,7 @@ from .errors import (
     UnknownBallot,
     WrongRound,
 )
-from .lifecycle import RoundState, advance, require_state
+from .lifecycle import RoundState, TokenState, advance, require_state
 from .models import Ballot, Candidate, Round, Token
 from .tally import HIGH, LOW, NONE, TRUST
 
@@ -71,23 +71,18 @@ class BallotView:
     invalid_mark_policy: str  # "ballot": an unmarked row voids the whole ballot; "row": only that row
 
 
-def _token_row(session: Session, secret_hash: bytes):
-    row = session.execute(select(Token.id, Token.round_id, Token.state, Token.submission_hash)
-                          .where(Token.secret_hash == secret_hash)).first()
-    if row is None:
-        raise UnknownBallot()
-    return row
-
-
-def _refuse_unusable(row, round_: Round, kiosk_round: int | None) -> None:
-    if kiosk_round is not None and row.round_id != kiosk_round:
-        raise WrongRound()
-    if row.state == "void":
-        raise BallotVoided()
-    if row.state == "cast":
-        raise BallotAlreadyUsed()
-    if round_.state != "open":
-        raise RoundNotOpen()
+def _unusable(*, token_round: int, token_state: str, round_state: str, kiosk_round: int | None) -> BallotError | None:
+    """Why a known ballot cannot be cast now, in the order a voter needs to hear it (another round's ballot,
+    voided, already used, voting not open), or None when it can."""
+    if kiosk_round is not None and token_round != kiosk_round:
+        return WrongRound()
+    if token_state == TokenState.VOID:
+        return BallotVoided()
+    if token_state == TokenState.CAST:
+        return BallotAlreadyUsed()
+    if round_state != RoundState.OPEN:
+        return RoundNotOpen()
+    return None
 
 
 def show_ballot(session: Session, *, code: str, kiosk_round: int | None = None) -> BallotView:
@@ -95,9 +90,15 @@ def show_ballot(session: Session, *, code: str, kiosk_round: int | None = None) 
 
     Raises MalformedCode, UnknownBallot, WrongRound, BallotVoided, BallotAlreadyUsed, RoundNotOpen.
     """
-    row = _token_row(session, tokens.hash_secret(tokens.secret_of(code)))
+    secret_hash = tokens.hash_secret(tokens.secret_of(code))
+    row = session.execute(select(Token.round_id, Token.state).where(Token.secret_hash == secret_hash)).first()
+    if row is None:
+        raise UnknownBallot()
     round_ = session.get(Round, row.round_id)
-    _refuse_unusable(row, round_, kiosk_round)
+    refusal = _unusable(token_round=row.round_id, token_state=row.state, round_state=round_.state,
+                        kiosk_round=kiosk_round)
+    if refusal is not None:
+        raise refusal
     return BallotView(round_id=round_.id, committee=round_.conference.committee.name,
                       conference=round_.conference.name, title=round_.title,
                       candidates=tuple((c.person.full_name, c.post) for c in round_.candidates),
@@ -179,17 +180,10 @@ def _refusal(session: Session, cast: Cast, secret_hash: bytes, ours: bytes) -> s
     row = session.execute(_EXPLAIN, {"secret_hash": secret_hash}).first()
     if row is None:
         return UnknownBallot()
-    if row.state == "cast" and row.submission_hash == ours and cast.kiosk_round in (None, row.round_id):
+    if row.state == TokenState.CAST and row.submission_hash == ours and cast.kiosk_round in (None, row.round_id):
         return ALREADY_RECORDED
-    if cast.kiosk_round is not None and row.round_id != cast.kiosk_round:
-        return WrongRound()
-    if row.state == "void":
-        return BallotVoided()
-    if row.state == "cast":
-        return BallotAlreadyUsed()
-    if row.round_state != "open":
-        return RoundNotOpen()
-    return InvalidMarks()
+    return _unusable(token_round=row.round_id, token_state=row.state, round_state=row.round_state,
+                     kiosk_round=cast.kiosk_round) or InvalidMarks()
 
 
 def cast_ballots(session: Session, casts: Sequence[Cast]) -> list[str | BallotError]:

@@ -17,7 +17,7 @@ from .accounting import has_quorum
 from .authority import reads_from_above
 from .models import Account, Committee, Conference, ImportedResult, ResultSummary, Round
 
-# What the dashboard calls each state of a round (DESIGN.md's lifecycle, folded for a reader above it).
+# What the dashboard calls each state of a round (ballots.lifecycle), folded for a reader above it.
 PHASES = {"draft": "not_started", "issued": "not_started", "open": "open", "closed": "counting",
           "counted": "counting", "sealed": "sealed", "published": "published"}
 PHASE_ORDER = ("not_started", "open", "counting", "sealed", "published")

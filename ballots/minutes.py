@@ -1,7 +1,7 @@
 """The counting minutes (BIÊN BẢN KIỂM PHIẾU) of a round as an A4 PDF, drawn from its result document.
 
 The minutes say in Vietnamese what the result document (format trustvote.result/1, see results.py) says in
-numbers (DOMAIN.md, "Minutes"): the organisation, conference and date; the counting board; the numbers
+numbers, as Party election minutes do: the organisation, conference and date; the counting board; the numbers
 convened, present and absent; the ballots issued, collected, valid and invalid with the reasons; the sheets
 set aside as duplicates and those the board ruled on; the base of the percentages in words; per person the
 counts, the percentages (rounded half up to two decimals, decimal comma) and the thresholds crossed with the
@@ -357,7 +357,8 @@ def _results_table(document: dict, rule_set: RuleSet, styles, width: float) -> T
 
 
 def _threshold_summary(document: dict, styles) -> list:
-    """Who crossed each of the three thresholds: all three are always stated (DOMAIN.md, "Thresholds")."""
+    """Who crossed each of the three thresholds: all three are always stated, whichever carry a
+    consequence under the rule set."""
     parts = []
     for key in THRESHOLDS:
         who = [c for c in document["candidates"] if c["flags"].get(key)]

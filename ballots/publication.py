@@ -1,9 +1,10 @@
-"""Publication: who may read a sealed result, publishing it to exactly that audience, every reading audited.
+"""Publication: publishing a sealed result to its round's audience, reading it, every reading audited.
 
-Takes a Session, flushes, never commits. The audience is the round's setting (DOMAIN.md, "Publication"; default
-the committee itself and its direct upper-level committee): before publication nobody reads a number here (the
-counting board works on its own pages); after it, only the audience, and an administrator sees nothing by being
-one. A rated person in the audience reads their own rows only.
+Takes a Session, flushes, never commits. Who is in the audience is decided by ballots.authority (the round's
+setting; QĐ 96 leaves it "as prescribed", and the default is the committee itself and its direct upper-level
+committee): before publication nobody reads a number here (the counting board works on its own pages); after it,
+only the audience, and an administrator sees nothing by being one. A rated person in the audience reads their
+own rows only.
 """
 
 from __future__ import annotations

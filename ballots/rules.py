@@ -1,4 +1,11 @@
-"""Rule sets: the settings a round is counted under (DOMAIN.md, "Rule sets"), as data, and the exact thresholds."""
+"""Rule sets: the settings a round is counted under, as data, and the exact thresholds.
+
+A round names a preset (QĐ 96-QĐ/TW of 2023 by default, QĐ 262 of 2014, NQ 96/2023/QH15 for People's Councils,
+the 2017 grassroots practice) and may override any setting while in draft, never after its ballots are issued:
+the percentage base, whether a row with no box or several boxes voids the ballot or only that row, whether extra
+writing voids it, the consequences the rule names for each threshold, how many places a person is rated in per
+term, who reads the published result, how many tellers key each paper sheet, and who publishes.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ BASES = ("collected", "issued", "convened")
 INVALID_MARK_POLICIES = ("ballot", "row")
 # Extra names or writing on the sheet: QĐ 262 (2014) voided the ballot; QĐ 96 is silent.
 EXTRA_WRITING_POLICIES = ("void", "ignore")
-# Who sees the published result (DOMAIN.md, "Publication").
+# Who reads the published result: by default the committee itself and its direct upper-level committee.
 AUDIENCES = ("committee", "upper", "candidate", "conference")
 DEFAULT_AUDIENCE = ("committee", "upper")
 # Who publishes a sealed result: QĐ 96 leaves it to the procedure ("as prescribed"), so it is a setting.

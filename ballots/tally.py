@@ -1,4 +1,5 @@
-"""The tally: a pure function of a round's ballots and its rule set (DOMAIN.md, "Tally" and "Thresholds").
+"""The tally: a pure function of a round's ballots and its rule set (Điều 6.3 of QĐ 96: per person, the ballots
+issued, collected, valid and invalid, and each level's count with its share of the base, by default collected).
 
 Counts are integers; thresholds are decided by exact integer arithmetic on the counts; percentages are rounded
 half up to two decimals for display only. Invalid ballots stay in the base, so the three percentages of a

@@ -1,4 +1,5 @@
-"""What every benchmark needs before it measures: a database of the run's own and cheap throw-away passwords.
+"""What every benchmark needs before it measures: a database of the run's own, cheap throw-away passwords, and a
+commune's round in draft with its candidates and board, made through the domain.
 
 Imported by the bench/*.py scripts (run as files, so this folder is on their path); `make bench` skips it.
 """
@@ -6,6 +7,7 @@ Imported by the bench/*.py scripts (run as files, so this folder is on their pat
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +17,8 @@ from sqlalchemy.engine import make_url
 from ballots import accounts
 from ballots.db import make_engine
 
+FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"]
+POSTS = ["Bí thư", "Phó Bí thư", "Ủy viên Ban Thường vụ", "Ủy viên Ban Chấp hành"]
 POSTGRES_URL = os.environ.get("TRUSTVOTE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -63,3 +67,51 @@ def quick_password_hashing():
         yield
     finally:
         accounts._hasher, accounts._DUMMY_HASH = saved
+
+
+def reachable_engines(choice: str) -> list[str]:
+    """The engines a run asked for ("sqlite", "postgresql" or "both"), less PostgreSQL when it cannot be reached:
+    then it is skipped with a note when both were asked for, and the run stops when it alone was."""
+    engines = ["sqlite", "postgresql"] if choice == "both" else [choice]
+    if "postgresql" in engines and (problem := postgres_problem()):
+        message = f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}"
+        if choice == "postgresql":
+            raise SystemExit(message)
+        print(f"  skipping postgresql: {message}", file=sys.stderr)
+        engines.remove("postgresql")
+    return engines
+
+
+def candidate(i: int) -> tuple[str, str]:
+    """The name and post of the i-th (from 0) candidate of a benchmark's ballot: long Vietnamese names."""
+    return f"{FAMILY[i % 8]} Thị Phương Thảo {i + 1}", POSTS[i % 4]
+
+
+def draft_round(session, *, candidates: int, ballots: int, tellers: int = 1):
+    """A commune committee of `candidates` members and `tellers` tellers, its conference, and a round in draft
+    for `ballots` delegates (all present) whose board is those tellers. Returns the round and the board's ids."""
+    import datetime as dt
+    import secrets as random_source
+
+    from ballots import committees, rounds
+
+    committee = committees.create_committee(session, name="Đảng ủy xã Tân Hòa", level="Đảng ủy xã", parent=None,
+                                            actor="bench")
+    for i in range(candidates):
+        name, post = candidate(i)
+        person = committees.create_person(session, full_name=name)
+        committees.add_member(session, committee=committee, person=person, post=post, actor="bench")
+    board = []
+    for number in range(1, tellers + 1):
+        teller = accounts.create_account(session, username=f"kiemphieu{number}", display_name=f"Kiểm phiếu {number}",
+                                         password=random_source.token_urlsafe(24), actor="bench")
+        accounts.grant_role(session, account=teller, committee=committee, role="teller", actor="bench")
+        board.append(teller.id)
+    conference = rounds.create_conference(session, committee=committee, name="Hội nghị sơ kết giữa nhiệm kỳ",
+                                          held_on=dt.date(2026, 12, 5), place="Hội trường xã", term="2020-2025",
+                                          actor="bench")
+    round_ = rounds.create_round(session, conference=conference, title="Lấy phiếu tín nhiệm BCH",
+                                 convened=ballots, present=ballots, actor="bench")
+    assert len(round_.candidates) == candidates
+    rounds.set_board(session, round_, board, actor="bench")
+    return round_, board

@@ -47,15 +47,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ballots import accounts, casting, committees, issuing, rounds, schema, tokens  # noqa: E402
+from ballots import casting, issuing, schema, tokens  # noqa: E402
 from ballots.db import make_engine, make_sessionmaker  # noqa: E402
-from _databases import POSTGRES_URL, database, postgres_problem  # noqa: E402
+from _databases import database, draft_round, reachable_engines  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CONFIG = "deploy/gunicorn.conf.py"
 TRIVIAL = "/static/css/app.css"
-FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"]
-POSTS = ["Bí thư", "Phó Bí thư", "Ủy viên Ban Thường vụ", "Ủy viên Ban Chấp hành"]
 TABLET = re.compile(r'data-tablet="([^"]+)"')
 TARGET_RATIO, TARGET_P99_MS = 0.35, 100
 
@@ -64,26 +62,10 @@ TARGET_RATIO, TARGET_P99_MS = 0.35, 100
 
 def set_up_round(url: str, *, ballots: int, candidates: int) -> tuple[int, list[str]]:
     """Migrate, then a committee, conference and open round with `ballots` issued; return the round and codes."""
-    import datetime as dt
-
     engine = make_engine(url)
     schema.upgrade(engine)
     with make_sessionmaker(engine)() as session:
-        committee = committees.create_committee(session, name="Đảng ủy xã Tân Hòa", level="Đảng ủy xã", parent=None,
-                                                actor="bench")
-        for i in range(candidates):
-            person = committees.create_person(session, full_name=f"{FAMILY[i % 8]} Thị Phương Thảo {i + 1}")
-            committees.add_member(session, committee=committee, person=person, post=POSTS[i % 4], actor="bench")
-        teller = accounts.create_account(session, username="kiemphieu", display_name="Kiểm phiếu",
-                                         password=random_source.token_urlsafe(24), actor="bench")
-        accounts.grant_role(session, account=teller, committee=committee, role="teller", actor="bench")
-        conference = rounds.create_conference(session, committee=committee, name="Hội nghị sơ kết giữa nhiệm kỳ",
-                                              held_on=dt.date(2026, 12, 5), place="Hội trường xã",
-                                              term="2020-2025", actor="bench")
-        round_ = rounds.create_round(session, conference=conference, title="Lấy phiếu tín nhiệm BCH",
-                                     convened=ballots, present=ballots, actor="bench")
-        assert len(round_.candidates) == candidates
-        rounds.set_board(session, round_, [teller.id], actor="bench")
+        round_, _board = draft_round(session, candidates=candidates, ballots=ballots)
         secrets: list[bytes] = []
         while len(secrets) < ballots:
             count = min(issuing.MAX_BATCH, ballots - len(secrets))
@@ -433,19 +415,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each; the median is reported")
     parser.add_argument("--alone", type=int, default=200, help="ballots then cast by one client alone")
     args = parser.parse_args()
-    engines = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    results = []
-    for engine_name in engines:
-        if engine_name == "postgresql":
-            problem = postgres_problem()
-            if problem:
-                message = f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}"
-                if args.db == "postgresql":
-                    raise SystemExit(message)
-                print(f"  skipping postgresql: {message}", file=sys.stderr)
-                continue
-        results.append(run_engine(engine_name, args))
-    report(results, args)
+    report([run_engine(engine_name, args) for engine_name in reachable_engines(args.db)], args)
 
 
 if __name__ == "__main__":

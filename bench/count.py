@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import datetime as dt
 import io
 import json
 import os
@@ -47,13 +46,11 @@ sys.path.insert(0, str(ROOT))
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from sqlalchemy import insert, text, update  # noqa: E402
 
-from ballots import accounts, casting, committees, counting, issuing, lifecycle, rounds, schema, sealing, tokens  # noqa: E402
+from ballots import casting, counting, issuing, lifecycle, schema, sealing, tokens  # noqa: E402
 from ballots.db import make_engine, make_sessionmaker  # noqa: E402
-from _databases import POSTGRES_URL, database, postgres_problem, quick_password_hashing  # noqa: E402
+from _databases import database, draft_round, quick_password_hashing, reachable_engines  # noqa: E402
 from ballots.models import Account, Ballot, IssueBatch, Result, Round, Token  # noqa: E402
 
-FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"]
-POSTS = ["Bí thư", "Phó Bí thư", "Ủy viên Ban Thường vụ", "Ủy viên Ban Chấp hành"]
 TARGETS = {2000: 0.2, 200000: 5.0}  # seconds from close to signed result (issue 5)
 UNMARKED_SHARE = 0.02  # ballots with one row left unmarked: invalid under the default rule set
 PHASES = ("close", "count", "approve 1", "approve 2 + seal")
@@ -106,25 +103,7 @@ def set_up_round(url: str, *, ballots: int, candidates: int, domain_limit: int, 
     engine = make_engine(url)
     schema.upgrade(engine)
     with make_sessionmaker(engine)() as session, quick_password_hashing():
-        committee = committees.create_committee(session, name="Đảng ủy xã Tân Hòa", level="Đảng ủy xã", parent=None,
-                                                actor="bench")
-        for i in range(candidates):
-            person = committees.create_person(session, full_name=f"{FAMILY[i % 8]} Thị Phương Thảo {i + 1}")
-            committees.add_member(session, committee=committee, person=person, post=POSTS[i % 4], actor="bench")
-        board = []
-        for number in (1, 2):
-            teller = accounts.create_account(session, username=f"kiemphieu{number}",
-                                             display_name=f"Kiểm phiếu {number}",
-                                             password=random_source.token_urlsafe(24), actor="bench")
-            accounts.grant_role(session, account=teller, committee=committee, role="teller", actor="bench")
-            board.append(teller.id)
-        conference = rounds.create_conference(session, committee=committee, name="Hội nghị sơ kết giữa nhiệm kỳ",
-                                              held_on=dt.date(2026, 12, 5), place="Hội trường xã",
-                                              term="2020-2025", actor="bench")
-        round_ = rounds.create_round(session, conference=conference, title="Lấy phiếu tín nhiệm BCH",
-                                     convened=ballots, present=ballots, actor="bench")
-        assert len(round_.candidates) == candidates
-        rounds.set_board(session, round_, board, actor="bench")
+        round_, board = draft_round(session, candidates=candidates, ballots=ballots, tellers=2)
         if ballots <= domain_limit:
             issued = 0
             while issued < ballots:
@@ -293,17 +272,8 @@ def main() -> None:
     parser.add_argument("--profile-lines", type=int, default=30)
     args = parser.parse_args()
     sizes = [int(size.replace("_", "")) for size in args.sizes.split(",") if size.strip()]
-    engines = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results = []
-    for engine_name in engines:
-        if engine_name == "postgresql":
-            problem = postgres_problem()
-            if problem:
-                message = f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}"
-                if args.db == "postgresql":
-                    raise SystemExit(message)
-                print(f"  skipping postgresql: {message}", file=sys.stderr)
-                continue
+    for engine_name in reachable_engines(args.db):
         for ballots in sizes:
             results.append(run_size(engine_name, ballots, args))
     report(results, args)

@@ -55,7 +55,7 @@ from sqlalchemy import insert, select  # noqa: E402
 
 from ballots import accounts, committees, rounds, schema  # noqa: E402
 from ballots.db import make_engine, make_sessionmaker  # noqa: E402
-from _databases import POSTGRES_URL, database, postgres_problem, quick_password_hashing  # noqa: E402
+from _databases import database, quick_password_hashing, reachable_engines  # noqa: E402
 from ballots.models import Committee, Conference, Publication, ResultSummary, Round  # noqa: E402
 
 TRIVIAL = "/static/css/app.css"
@@ -327,19 +327,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the default page and the export")
     parser.add_argument("--profile-lines", type=int, default=30)
     args = parser.parse_args()
-    engines = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    results = []
-    for engine_name in engines:
-        if engine_name == "postgresql":
-            problem = postgres_problem()
-            if problem:
-                message = f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}"
-                if args.db == "postgresql":
-                    raise SystemExit(message)
-                print(f"  skipping postgresql: {message}", file=sys.stderr)
-                continue
-        results.append(run_engine(engine_name, args))
-    report(results, args)
+    report([run_engine(engine_name, args) for engine_name in reachable_engines(args.db)], args)
 
 
 if __name__ == "__main__":

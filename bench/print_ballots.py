@@ -20,14 +20,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ballots import printing, tokens  # noqa: E402
+from _databases import candidate  # noqa: E402
 
-FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"]
-POSTS = ["Bí thư", "Phó Bí thư", "Ủy viên Ban Thường vụ", "Ủy viên Ban Chấp hành"]
 BASE_URL = "https://bauphieu.tinhuy.example.vn"
 
 
 def sheet(candidates: int) -> printing.BallotSheet:
-    people = tuple((f"{FAMILY[i % 8]} Thị Phương Thảo {i + 1}", POSTS[i % 4]) for i in range(candidates))
+    people = tuple(candidate(i) for i in range(candidates))
     return printing.BallotSheet("Tỉnh ủy Sơn Lâm", "Đảng ủy xã Tân Hòa", "Hội nghị sơ kết giữa nhiệm kỳ 2020-2025",
                                 dt.date(2026, 12, 5), "Lấy phiếu tín nhiệm đối với Ban Chấp hành Đảng bộ xã", people)
 
