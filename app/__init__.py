@@ -8,7 +8,10 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from ballots import lifecycle
+
 from .settings import Settings
+from .views import committed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,9 +25,18 @@ class RowId(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+class TrustVote(Flask):
+    """Flask, with one commit per request: every view runs inside app.views.committed."""
+
+    def dispatch_request(self):
+        return committed(super().dispatch_request)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
+    """The app, for these settings (by default read from the environment, which refuses to start without the
+    instance's keys: app.settings). Touches neither the database nor the network."""
     settings = settings or Settings.from_env()
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), instance_path=str(settings.instance_path))
+    app = TrustVote(__name__, template_folder=str(ROOT / "templates"), instance_path=str(settings.instance_path))
     app.url_map.converters["int"] = RowId
     app.config.update(
         TRUSTVOTE=settings,
@@ -47,7 +59,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops,
                                 x_host=settings.proxy_hops)
 
-    from . import auth, db, errors, i18n, security
+    # what a round's state allows, as the domain's lifecycle says it, for the pages that show it
+    app.jinja_env.globals.update(has_closed=lifecycle.has_closed, is_sealed=lifecycle.is_sealed)
+
+    from . import auth, db, errors, i18n, kiosk, security
 
     db.init_app(app)
     i18n.init_app(app)
@@ -56,10 +71,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)
 
     from .admin import bp as admin_bp
-    from .api import bp as api_bp
     from .board import bp as board_bp
     from .count import bp as count_bp
-    from .kiosk import bp as kiosk_bp
     from .organize import bp as organize_bp
     from .results import bp as results_bp, upper as upper_bp
 
@@ -69,7 +82,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(count_bp, url_prefix="/count")
     app.register_blueprint(results_bp, url_prefix="/results")
     app.register_blueprint(upper_bp, url_prefix="/results")
-    app.register_blueprint(kiosk_bp)
-    app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    kiosk.init_app(app)
     return app

@@ -1,11 +1,18 @@
-"""Who may open a page, decided in one place: each blueprint names the roles, the URL names the committee."""
+"""Who may open a page, decided in one place: a before_request hook per kind of check, each asking
+ballots.authority. A blueprint names the roles, the URL names the committee.
+
+- `require_login`: any logged-in account (the published results, where the domain decides who reads what);
+- `require_role(*roles)`: one of the roles on the committee the URL names ("board": a teller of the round's
+  committee who sits on its counting board);
+- `require_admin`: an administrator (who holds no role on any committee by being one).
+"""
 
 from __future__ import annotations
 
 from flask import abort, current_app, g, request
 from flask_login import current_user
 
-from ballots.accounts import has_role
+from ballots import authority
 from ballots.models import Committee, Conference, Membership, Round
 
 from .db import get_db
@@ -26,12 +33,21 @@ COMMITTEE_OF = {
 
 
 def holds(account, role: str, committee: Committee) -> bool:
-    """Whether the account holds the role for this page. "board" is a teller who sits on the round's board."""
+    """Whether the account holds the role for this page. "board": a teller of the committee who sits on the
+    board of the round the URL names (the board is named among the tellers; the pages also need the grant to be
+    still held)."""
     if role == "board":
         round_ = g.get("round")
-        return (round_ is not None and has_role(account, "teller", committee)
-                and any(seat.account_id == account.id for seat in round_.board))
-    return has_role(account, role, committee)
+        return (round_ is not None and authority.has_role(account, "teller", committee)
+                and authority.sits_on_board(account, round_))
+    return authority.has_role(account, role, committee)
+
+
+def require_login():
+    """A before_request hook: a visitor is sent to log in (the home page, which is the log-in page, excepted)."""
+    if current_user.is_authenticated or request.endpoint == "organize.home":
+        return None
+    return current_app.login_manager.unauthorized()
 
 
 def require_role(*roles: str):
@@ -43,9 +59,7 @@ def require_role(*roles: str):
 
     def check():
         if not current_user.is_authenticated:
-            if request.endpoint == "organize.home":
-                return None  # the home page is the log-in page for a visitor
-            return current_app.login_manager.unauthorized()
+            return require_login()
         db = get_db()
         for name, find in COMMITTEE_OF.items():
             if name in (request.view_args or {}):
@@ -59,3 +73,12 @@ def require_role(*roles: str):
         return None
 
     return check
+
+
+def require_admin():
+    """A before_request hook: an administrator, logged in."""
+    if not current_user.is_authenticated:
+        return require_login()
+    if not current_user.is_admin:
+        abort(403)
+    return None

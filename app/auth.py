@@ -1,8 +1,7 @@
-"""Log-in with server-side sessions (Flask-Login), the language switch, and role checks."""
+"""Log-in with server-side sessions (Flask-Login) and the language switch. Who may open a page: app.access."""
 
 from __future__ import annotations
 
-from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
@@ -10,11 +9,11 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 
 from ballots import accounts
-from ballots.errors import LoginThrottled
 
 from .db import get_db
 from .forms import LoginForm
-from .i18n import LANGUAGES, translate_error
+from .i18n import LANGUAGES
+from .views import attempt
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -62,20 +61,16 @@ def login():
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400 if form.is_submitted() else 200
-    db = get_db()
-    try:
-        account = accounts.authenticate(db, username=form.username.data, password=form.password.data,
-                                        address=request.remote_addr or "")
-    except LoginThrottled as exc:
-        db.rollback()
-        form.form_errors.append(translate_error(exc))
-        return render_template("auth/login.html", form=form), exc.status
+    account, refusal = attempt(lambda db: accounts.authenticate(
+        db, username=form.username.data, password=form.password.data, address=request.remote_addr or ""))
+    if refusal:  # throttled
+        form.form_errors.append(refusal.message)
+        return render_template("auth/login.html", form=form), refusal.status
     if account is None:
-        db.commit()  # the failure is recorded for throttling
+        # an answer, not an exception: the failure recorded for throttling is committed with the request
         form.form_errors.append(_("Wrong username or password."))
         return render_template("auth/login.html", form=form), 401
-    token = accounts.open_session(db, account)
-    db.commit()
+    token = accounts.open_session(get_db(), account)
     language = session.get("lang")
     session.clear()  # a fresh session at log-in: nothing chosen before it carries over, except the language
     if language:
@@ -87,9 +82,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    db = get_db()
-    accounts.close_session(db, current_user.token)
-    db.commit()
+    accounts.close_session(get_db(), current_user.token)
     logout_user()
     session.clear()
     flash(_("You have logged out."), "info")
@@ -103,13 +96,3 @@ def choose_language(code: str):
     session["lang"] = code
     return redirect(_safe_next(request.args.get("next")))
 
-
-def admin_required(view):
-    @wraps(view)
-    @login_required
-    def wrapper(*args, **kwargs):
-        if not current_user.is_admin:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper

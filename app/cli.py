@@ -1,4 +1,8 @@
-"""The `trustvote` command: Flask's CLI for the app, plus set-up, database, demo and audit commands."""
+"""The `trustvote` command: Flask's CLI for the app, plus set-up, database, demo and audit commands.
+
+Each command reads app.settings once: `Instance` for what needs no key (set-up, the schema, issuing, accounts),
+`Settings` for what signs. Like a view, a command calls the domain, which flushes; the command commits.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,12 @@ import click
 from sqlalchemy import func, select
 from flask.cli import FlaskGroup
 
-from ballots import accounts, audit, counting, schema, signing
+from ballots import accounts, audit, schema, sealing, signing
 from ballots.db import make_engine, make_sessionmaker, reading
 from ballots.models import Result
 
 from . import create_app
-from .settings import SIGNING_KEY_FILE, database_url_from_env, init_instance, instance_from_env
+from .settings import Instance, Settings, init_instance, load_signing_key
 
 DEMO_BALLOTS = "demo-ballots.pdf"
 DEMO_PAPER = "demo-paper-ballots.pdf"
@@ -24,8 +28,8 @@ main = FlaskGroup(create_app=create_app, help="TrustVote: trust votes from set-u
 
 
 @contextmanager
-def _session():
-    engine = make_engine(database_url_from_env())
+def _session(instance: Instance):
+    engine = make_engine(instance.database_url)
     try:
         with make_sessionmaker(engine)() as session:
             yield session
@@ -36,13 +40,13 @@ def _session():
 @main.command("init", with_appcontext=False)
 def init_command():
     """Create the instance folder, its keys (mode 600, kept if present) and the database schema."""
-    instance = instance_from_env()
-    for path in init_instance(instance):
+    instance = Instance.from_env()
+    for path in init_instance(instance.instance_path):
         click.echo(f"created {path}")
-    engine = make_engine(database_url_from_env())
+    engine = make_engine(instance.database_url)
     schema.upgrade(engine)
     engine.dispose()
-    click.echo(f"instance ready: {instance}")
+    click.echo(f"instance ready: {instance.instance_path}")
 
 
 @main.group("db")
@@ -54,7 +58,7 @@ def db_group():
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str):
     """Bring the database to the current schema."""
-    engine = make_engine(database_url_from_env())
+    engine = make_engine(Instance.from_env().database_url)
     schema.upgrade(engine, revision)
     click.echo(f"database at revision {schema.current_revision(engine)}")
     engine.dispose()
@@ -63,7 +67,7 @@ def db_upgrade(revision: str):
 @db_group.command("current", with_appcontext=False)
 def db_current():
     """Print the database's schema revision and the code's."""
-    engine = make_engine(database_url_from_env())
+    engine = make_engine(Instance.from_env().database_url)
     click.echo(f"database: {schema.current_revision(engine)}  code: {schema.head_revision()}")
     engine.dispose()
 
@@ -74,10 +78,9 @@ def demo_command(if_empty: bool):
     """Load the demo province (committees, people, a conference with a draft round, demo accounts)."""
     from ballots import demo
 
-    from .settings import base_url_from_env
-
-    pdf_path, paper_path = instance_from_env() / DEMO_BALLOTS, instance_from_env() / DEMO_PAPER
-    with _session() as session:
+    settings = Settings.from_env()
+    pdf_path, paper_path = settings.instance_path / DEMO_BALLOTS, settings.instance_path / DEMO_PAPER
+    with _session(settings) as session:
         if demo.has_data(session):
             if if_empty:
                 click.echo("database not empty: demo not loaded")
@@ -85,8 +88,8 @@ def demo_command(if_empty: bool):
             raise click.ClickException("the database already has committees; the demo loads into an empty one")
         pdf_path.parent.mkdir(parents=True, exist_ok=True)
         with _private_file(str(pdf_path)) as out, _private_file(str(paper_path)) as paper:
-            key = signing.load_private_key(instance_from_env() / SIGNING_KEY_FILE)
-            demo.load(session, ballots_pdf=out, paper_pdf=paper, signing_key=key, base_url=base_url_from_env())
+            demo.load(session, ballots_pdf=out, paper_pdf=paper, signing_key=settings.signing_key,
+                      base_url=settings.base_url)
         session.commit()
     click.echo("demo province loaded; logins:")
     for login in demo.LOGINS:
@@ -115,9 +118,8 @@ def ballots_issue(round_id: int, count: int, out_path: str, paper: str, actor: s
     from ballots import issuing, printing, rounds
     from ballots.errors import BallotError
 
-    from .settings import base_url_from_env
-
-    with _session() as session:
+    instance = Instance.from_env()
+    with _session(instance) as session:
         try:
             round_ = rounds.get_round(session, round_id)
             issued = issuing.issue_ballots(session, round_, count=count, paper=paper, actor=actor)
@@ -126,7 +128,7 @@ def ballots_issue(round_id: int, count: int, out_path: str, paper: str, actor: s
         with _private_file(out_path) as out, click.progressbar(length=count, label="printing") as bar:
             done = 0
             for pages in printing.ballot_pages(printing.sheet_of(round_), issued.secrets, out,
-                                               base_url=base_url_from_env(), paper=paper):
+                                               base_url=instance.base_url, paper=paper):
                 bar.update(pages - done)
                 done = pages
         session.commit()
@@ -154,11 +156,12 @@ def audit_group():
 def audit_verify():
     """Walk the chain, then check every sealed result against its rows and the instance's key; exit 1 on any
     problem, naming the first broken entry and each result that no longer holds."""
-    key_path = instance_from_env() / SIGNING_KEY_FILE
-    public_key = signing.public_bytes(signing.load_private_key(key_path)) if key_path.exists() else None
-    with _session() as session:
+    instance = Instance.from_env()
+    key_path = instance.signing_key_path
+    public_key = signing.public_bytes(load_signing_key(key_path)) if key_path.exists() else None
+    with _session(instance) as session:
         verdict = audit.verify(reading(session))
-        problems = counting.verify_sealed(session, public_key)
+        problems = sealing.verify_sealed(session, public_key)
         sealed = session.scalar(select(func.count()).select_from(Result))
     if verdict.ok:
         click.echo(f"audit chain intact: {verdict.entries} entries, head {verdict.head}")
@@ -181,7 +184,7 @@ def key_group():
 @key_group.command("show", with_appcontext=False)
 def key_show():
     """Print the public key (to register on the upper level's server) and its fingerprint (printed on minutes)."""
-    key = signing.load_private_key(instance_from_env() / SIGNING_KEY_FILE)
+    key = load_signing_key(Instance.from_env().signing_key_path)
     click.echo(f"public key:  {signing.public_bytes(key).hex()}")
     click.echo(f"fingerprint: {signing.fingerprint(key)}")
 
@@ -200,7 +203,7 @@ def account_create(username: str, display_name: str, admin: bool):
     from ballots.errors import BallotError
 
     password = os.environ.get("TRUSTVOTE_PASSWORD") or getpass.getpass("Password: ")
-    with _session() as session:
+    with _session(Instance.from_env()) as session:
         try:
             accounts.create_account(session, username=username, display_name=display_name or username,
                                     password=password, is_admin=admin, actor="cli")

@@ -1,5 +1,5 @@
-"""One database session per request, closed (and so rolled back unless committed) at teardown; the casts' group
-commit (app.group_commit), one per app beside its sessions."""
+"""The database: the engine and sessionmaker of the app, and one session per request, closed at teardown (and so
+rolled back unless app.views.committed committed it)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,12 @@ from sqlalchemy.orm import Session
 
 from ballots.db import make_engine, make_sessionmaker
 
-from .group_commit import GroupCommit
-
 
 def init_app(app: Flask) -> None:
     # create_engine does not connect: nothing touches the database at start-up
     engine = make_engine(app.config["TRUSTVOTE"].database_url)
     app.extensions["trustvote.engine"] = engine
     app.extensions["trustvote.sessionmaker"] = make_sessionmaker(engine)
-    app.extensions["trustvote.group_commit"] = GroupCommit(app.extensions["trustvote.sessionmaker"])
     app.teardown_appcontext(_close)
 
 
@@ -27,7 +24,8 @@ def get_db() -> Session:
 
 
 def own_session() -> Session:
-    """A session the caller closes itself: for work that outlives the request's context, such as a stream."""
+    """A session the caller commits and closes itself: for work that outlives the request's context, such as a
+    stream, or that must be kept whatever becomes of the request's transaction."""
     return current_app.extensions["trustvote.sessionmaker"]()
 
 

@@ -1,4 +1,9 @@
-"""Error pages: every refusal is a clear message and a 4xx; the domain's errors map to their own status."""
+"""Error pages: every refusal is a clear message and a 4xx; the domain's errors map to their own status.
+
+The one place a refusal becomes an answer: an error page, or under /api/ the JSON the kiosk's script reads
+(`{"error": name, "message": text}`, as the OpenAPI description says). The request's transaction is already
+rolled back when these run (app.views.committed).
+"""
 
 from __future__ import annotations
 
@@ -23,13 +28,16 @@ MESSAGES = {
 }
 
 
+def _answer(name: str, message: str, status: int):
+    if request.path.startswith("/api/"):
+        return jsonify(error=name, message=message), status
+    return render_template("error.html", message=message, status=status), status
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(BallotError)
     def ballot_error(exc: BallotError):
-        from .db import get_db
-
-        get_db().rollback()
-        return render_template("error.html", message=translate_error(exc), status=exc.status), exc.status
+        return _answer(type(exc).__name__, translate_error(exc), exc.status)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
@@ -38,13 +46,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        message = MESSAGES.get(exc.code, lambda: exc.name)()
-        if request.path.startswith("/api/"):
-            return jsonify(error=type(exc).__name__, message=message), exc.code
-        return render_template("error.html", message=message, status=exc.code), exc.code
+        return _answer(type(exc).__name__, MESSAGES.get(exc.code, lambda: exc.name)(), exc.code)
 
     @app.errorhandler(500)
     def server_error(_exc):
-        if request.path.startswith("/api/"):
-            return jsonify(error="InternalServerError", message=_("Something went wrong on our side.")), 500
-        return render_template("error.html", message=_("Something went wrong on our side."), status=500), 500
+        return _answer("InternalServerError", _("Something went wrong on our side."), 500)

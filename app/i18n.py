@@ -7,8 +7,10 @@ import datetime as dt
 from flask import Flask, session
 from flask_babel import Babel, format_date, gettext, lazy_gettext as _l
 
+from ballots.lifecycle import RoundState
 from ballots.results import DIGITS
-from ballots.tally import percent
+from ballots.rules import MORE_THAN_HALF, MORE_THAN_TWO_THIRDS, TWO_THIRDS_OR_MORE
+from ballots.tally import BAD_MARKS, CROSSED_OUT, EXTRA_WRITING, NOT_ISSUED, percent
 
 LANGUAGES = ("vi", "en")
 
@@ -18,25 +20,26 @@ def select_locale() -> str:
     return chosen if chosen in LANGUAGES else "vi"
 
 
+# The screens' words for the domain's keys, in both languages (the documents' Vietnamese: ballots.words).
 STATE_NAMES = {
-    "draft": _l("Draft"),
-    "issued": _l("Ballots issued, voting not open yet"),
-    "open": _l("Open for voting"),
-    "closed": _l("Closed, paper entry"),
-    "counted": _l("Counted"),
-    "sealed": _l("Sealed"),
-    "published": _l("Published"),
+    RoundState.DRAFT: _l("Draft"),
+    RoundState.ISSUED: _l("Ballots issued, voting not open yet"),
+    RoundState.OPEN: _l("Open for voting"),
+    RoundState.CLOSED: _l("Closed, paper entry"),
+    RoundState.COUNTED: _l("Counted"),
+    RoundState.SEALED: _l("Sealed"),
+    RoundState.PUBLISHED: _l("Published"),
 }
 THRESHOLD_NAMES = {
-    "more_than_half": _l("More than half low trust (2 × low > N)"),
-    "two_thirds_or_more": _l("Two thirds or more low trust (3 × low ≥ 2 × N)"),
-    "more_than_two_thirds": _l("More than two thirds low trust (3 × low > 2 × N)"),
+    MORE_THAN_HALF: _l("More than half low trust (2 × low > N)"),
+    TWO_THIRDS_OR_MORE: _l("Two thirds or more low trust (3 × low ≥ 2 × N)"),
+    MORE_THAN_TWO_THIRDS: _l("More than two thirds low trust (3 × low > 2 × N)"),
 }
 REASON_NAMES = {
-    "not_issued": _l("Not issued by this counting board"),
-    "crossed_out": _l("A printed name crossed out"),
-    "extra_writing": _l("Names or writing added"),
-    "bad_marks": _l("A row with no box or several boxes ticked"),
+    NOT_ISSUED: _l("Not issued by this counting board"),
+    CROSSED_OUT: _l("A printed name crossed out"),
+    EXTRA_WRITING: _l("Names or writing added"),
+    BAD_MARKS: _l("A row with no box or several boxes ticked"),
 }
 ANOMALY_NAMES = {
     "collected_exceeds_issued": _l("More sheets were collected than were issued: the board must rule on it before "

@@ -1,14 +1,21 @@
-"""Settings, read once from the environment into a frozen object. Keys come from the instance folder."""
+"""Settings, read once from the environment into frozen objects. Keys come from the instance folder.
+
+`Instance` is what needs no key (the folder, the database, the address tablets reach): the CLI's set-up and
+database commands run before any key exists. `Settings` adds the keys, loaded and checked here, so that the app
+refuses to start without them rather than failing at the first seal.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ballots import signing
 
 SECRET_KEY_FILE = "secret_key"
 SIGNING_KEY_FILE = "signing_key.pem"
@@ -18,31 +25,28 @@ class MissingKeys(RuntimeError):
     """The instance has no keys yet: `trustvote init` creates them (never done silently at import)."""
 
 
+class UnusableKey(MissingKeys):
+    """A key file is there but holds no usable key: replacing it would change the instance's signature, so the
+    app stops and says so rather than guessing."""
+
+
 @dataclass(frozen=True)
-class Settings:
+class Instance:
+    """Where the instance lives: its folder, its database, and the address delegates' tablets reach it at."""
+
     instance_path: Path
     database_url: str
-    secret_key: str
-    base_url: str
-    secure_cookies: bool
-    proxy_hops: int
-    max_upload_bytes: int = 8 * 1024 * 1024
+    base_url: str  # printed in every ballot's QR code
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> "Instance":
         env = dict(os.environ if env is None else env)
-        instance = instance_from_env(env)
-        database_url = database_url_from_env(env)
-        secret_key = env.get("TRUSTVOTE_SECRET_KEY") or _read_key(instance / SECRET_KEY_FILE)
-        base_url = base_url_from_env(env)
-        secure = env.get("TRUSTVOTE_SECURE_COOKIES", "1" if base_url.startswith("https://") else "0") == "1"
+        instance = Path(env.get("TRUSTVOTE_INSTANCE", "instance")).resolve()
         return cls(
             instance_path=instance,
-            database_url=database_url,
-            secret_key=secret_key,
-            base_url=base_url,
-            secure_cookies=secure,
-            proxy_hops=int(env.get("TRUSTVOTE_PROXY_HOPS", "0")),
+            # without TRUSTVOTE_DATABASE_URL, SQLite in the instance folder
+            database_url=env.get("TRUSTVOTE_DATABASE_URL") or f"sqlite:///{instance / 'trustvote.db'}",
+            base_url=env.get("TRUSTVOTE_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         )
 
     @property
@@ -50,21 +54,29 @@ class Settings:
         return self.instance_path / SIGNING_KEY_FILE
 
 
-def instance_from_env(env=None) -> Path:
-    env = os.environ if env is None else env
-    return Path(env.get("TRUSTVOTE_INSTANCE", "instance")).resolve()
+@dataclass(frozen=True)
+class Settings(Instance):
+    """The instance, its keys, and how the app is served."""
 
+    secret_key: str = field(repr=False)
+    signing_key: Ed25519PrivateKey = field(repr=False)
+    secure_cookies: bool
+    proxy_hops: int
+    max_upload_bytes: int = 8 * 1024 * 1024
 
-def database_url_from_env(env=None) -> str:
-    """The database URL; without TRUSTVOTE_DATABASE_URL, SQLite in the instance folder."""
-    env = os.environ if env is None else env
-    return env.get("TRUSTVOTE_DATABASE_URL") or f"sqlite:///{instance_from_env(env) / 'trustvote.db'}"
-
-
-def base_url_from_env(env=None) -> str:
-    """The address delegates' tablets reach the app at: it is printed in every ballot's QR code."""
-    env = os.environ if env is None else env
-    return env.get("TRUSTVOTE_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        """Raises MissingKeys (or UnusableKey) when a key is missing or unusable."""
+        env = dict(os.environ if env is None else env)
+        instance = Instance.from_env(env)
+        default_secure = "1" if instance.base_url.startswith("https://") else "0"
+        return cls(
+            **{f.name: getattr(instance, f.name) for f in fields(Instance)},
+            secret_key=env.get("TRUSTVOTE_SECRET_KEY") or _read_key(instance.instance_path / SECRET_KEY_FILE),
+            signing_key=load_signing_key(instance.signing_key_path),
+            secure_cookies=env.get("TRUSTVOTE_SECURE_COOKIES", default_secure) == "1",
+            proxy_hops=int(env.get("TRUSTVOTE_PROXY_HOPS", "0")),
+        )
 
 
 def _read_key(path: Path) -> str:
@@ -75,6 +87,17 @@ def _read_key(path: Path) -> str:
             f"No secret key at {path}. Run `trustvote init` to create the instance's keys "
             "(or set TRUSTVOTE_SECRET_KEY)."
         ) from None
+
+
+def load_signing_key(path: Path) -> Ed25519PrivateKey:
+    """The instance's Ed25519 signing key. Raises MissingKeys without the file, UnusableKey if it holds no
+    unencrypted Ed25519 private key."""
+    try:
+        return signing.load_private_key(path)
+    except FileNotFoundError:
+        raise MissingKeys(f"No signing key at {path}. Run `trustvote init` to create the instance's keys.") from None
+    except (ValueError, TypeError) as exc:  # not PEM, another kind of key, or a passphrase-protected one
+        raise UnusableKey(f"The signing key at {path} cannot be used: {exc}") from None
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -93,11 +116,11 @@ def init_instance(instance: Path) -> list[Path]:
     if not secret.exists():
         _write_private(secret, secrets.token_urlsafe(48).encode())
         created.append(secret)
-    signing = instance / SIGNING_KEY_FILE
-    if not signing.exists():
+    signing_key = instance / SIGNING_KEY_FILE
+    if not signing_key.exists():
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-        _write_private(signing, pem)
-        created.append(signing)
+        _write_private(signing_key, pem)
+        created.append(signing_key)
     return created

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import NotOnBoard
-from .models import Account, Committee, Round
+from .models import Account, Committee, Grant, Round
 
 # what a reader may read of a published result: everything, or only the rows of the rated person themself
 EVERYTHING, OWN_ROWS = "all", "own"
@@ -43,6 +43,13 @@ def organizer_roots(session: Session, account: Account) -> list[Committee]:
     roots = [c for c in session.scalars(select(Committee).where(Committee.id.in_(ids)))
              if not any(a.id in ids for a in ancestors(c)[1:])]
     return sorted(roots, key=lambda c: c.name)
+
+
+def tellers_of(session: Session, committee: Committee) -> list[Account]:
+    """The accounts that may be named to the counting board of a round of `committee`: its tellers, by name."""
+    return list(session.scalars(select(Account).join(Grant)
+                                .where(Grant.role == "teller", Grant.committee_id == committee.id)
+                                .order_by(Account.display_name, Account.id)).unique())
 
 
 def sits_on_board(account: Account, round_: Round) -> bool:

@@ -136,7 +136,7 @@ class Cast:
     marks: bytes
     submission: str
     kiosk_round: int | None = None
-    tablet: str | None = None  # the tablet session (app.tablets), to throttle guessing; None: not throttled here
+    tablet: str | None = None  # the tablet session (app.kiosk.tablets), to throttle guessing; None: not throttled here
     address: str = ""
 
 

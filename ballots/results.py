@@ -123,6 +123,12 @@ def envelope_of(result: Result) -> dict:
                     fingerprint=result.key_fingerprint)
 
 
+def envelope_file(envelope: dict) -> str:
+    """The signed result as a downloaded JSON file: indented for a person to read. The signature covers the
+    canonical form of its "result", not these bytes, so a verifier re-serialises the document first."""
+    return json.dumps(envelope, ensure_ascii=False, indent=2, sort_keys=True)
+
+
 def summary_of(doc: dict) -> dict:
     """The few numbers of a result document that the upper-level dashboard shows (kept beside each sealed or
     imported result, so that a dashboard of thousands of committees parses no document)."""

@@ -8,7 +8,7 @@ import os
 
 bind = os.environ.get("TRUSTVOTE_BIND", "127.0.0.1:8000")
 # One process a core, each with a pool of threads: a cast waits mostly for its commit to reach the disk, and the
-# casts waiting together in a process share one commit (app/group_commit.py), which needs them in one process.
+# casts waiting together in a process share one commit (app/kiosk/group_commit.py), which needs them in one process.
 # Capped: SQLite serialises writers anyway, and 4 processes of at most 15 pooled connections each stay within
 # PostgreSQL's default 100 (more casting capacity is more instances behind nginx, each with its own limit).
 workers = int(os.environ.get("TRUSTVOTE_WORKERS", min(multiprocessing.cpu_count(), 4)))

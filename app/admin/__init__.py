@@ -4,26 +4,19 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
 from ballots import accounts, bundles, committees
-from ballots.errors import BallotError
 from ballots.models import Account, Committee, TrustedKey
 
+from ..access import require_admin
 from ..db import get_db
 from ..forms import AccountForm, GrantForm, PasswordForm, TrustedKeyForm, options
-from ..i18n import translate_error
-from ..views import form_page
+from ..views import attempt, form_page
 
 bp = Blueprint("admin", __name__)
-
-
-@bp.before_request
-@login_required
-def only_administrators():
-    if not current_user.is_admin:
-        abort(403)
+bp.before_request(require_admin)
 
 
 def _committee_choices(db) -> list[tuple[int, str]]:
@@ -74,14 +67,12 @@ def grant(account_id: int):
     form.committee_id.choices = options(_committee_choices(db))
     if not form.validate_on_submit():
         return _account_page(db, account, 400, grant_form=form)
-    try:
-        accounts.grant_role(db, account=account, committee=db.get(Committee, form.committee_id.data),
-                            role=form.role.data, actor=current_user.username)
-    except BallotError as exc:
-        db.rollback()
-        form.form_errors.append(translate_error(exc))
-        return _account_page(db, account, exc.status, grant_form=form)
-    db.commit()
+    _done, refusal = attempt(lambda db: accounts.grant_role(
+        db, account=account, committee=db.get(Committee, form.committee_id.data), role=form.role.data,
+        actor=current_user.username))
+    if refusal:
+        form.form_errors.append(refusal.message)
+        return _account_page(db, account, refusal.status, grant_form=form)
     flash(_("Role granted."), "success")
     return redirect(url_for("admin.account", account_id=account.id), 303)
 
@@ -93,7 +84,6 @@ def revoke(account_id: int, grant_id: int):
     if grant_id not in {g.id for g in account.grants}:
         abort(404)
     accounts.revoke_grant(db, grant_id=grant_id, actor=current_user.username)
-    db.commit()
     flash(_("Role revoked."), "success")
     return redirect(url_for("admin.account", account_id=account.id), 303)
 
@@ -106,7 +96,6 @@ def password(account_id: int):
     if not form.validate_on_submit():
         return _account_page(db, account, 400, password_form=form)
     accounts.set_password(db, account, form.password.data, actor=current_user.username)
-    db.commit()
     flash(_("Password changed; the account's open sessions were ended."), "success")
     return redirect(url_for("admin.account", account_id=account.id), 303)
 
@@ -118,7 +107,6 @@ def active(account_id: int, state: str):
     if account.id == current_user.account.id:
         abort(400)
     accounts.set_active(db, account, state == "on", actor=current_user.username)
-    db.commit()
     flash(_("Saved."), "success")
     return redirect(url_for("admin.account", account_id=account.id), 303)
 

@@ -21,31 +21,28 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ballots import casting, issuing, printing
-from ballots.accounts import has_role
-from ballots.errors import BallotError
+from ballots import accounting, authority, casting, issuing, lifecycle, printing
 from ballots.models import IssueBatch, Round
 
 from ..access import holds, require_role
 from ..db import get_db, own_session
 from ..forms import IssueForm, VoidForm
-from ..i18n import translate_error
-from ..views import attachment
+from ..views import attachment, attempt
 
 bp = Blueprint("board", __name__)
 bp.before_request(require_role("organizer", "board"))
 
 
 def _page(round_, status=200, issue_form=None, void_form=None, error=None):
-    numbers = issuing.accounting(get_db(), round_)
+    numbers = accounting.ballot_accounting(get_db(), round_)
     issue_form = issue_form or IssueForm(formdata=None, count=numbers.room or 1)
     batches = get_db().scalars(select(IssueBatch).where(IssueBatch.round_id == round_.id)
                                .order_by(IssueBatch.id)).all()
     return render_template("board/ballots.html", round=round_, numbers=numbers, issue_form=issue_form,
                            void_form=void_form or VoidForm(formdata=None), batches=batches, error=error,
-                           is_organizer=has_role(current_user.account, "organizer", g.committee),
+                           is_organizer=authority.has_role(current_user.account, "organizer", g.committee),
                            on_board=holds(current_user.account, "board", g.committee),
-                           can_issue=round_.state in issuing.ISSUING_STATES), status
+                           can_issue=round_.state in lifecycle.ISSUING), status
 
 
 @bp.get("/rounds/<int:round_id>/ballots")
@@ -67,16 +64,16 @@ def issue(round_id: int):
     if not form.validate_on_submit():
         return _refuse(round_, streaming, 400, issue_form=form)
     actor, base_url = current_user.username, current_app.config["TRUSTVOTE"].base_url
-    # The tokens are made in a session of the issue's own, which outlives this view when streaming: end this
-    # one's transaction first (on SQLite it holds the write lock) and touch none of its objects after.
+    # The tokens are made in a session of the issue's own, which outlives this view when streaming (and commits
+    # itself once the PDF is complete): end the request's transaction first (on SQLite it holds the write lock).
     db.rollback()
     work = own_session()
-    try:
-        work_round = work.get(Round, round_id)
-        issued = issuing.issue_ballots(work, work_round, count=form.count.data, paper=form.paper.data, actor=actor)
-    except BallotError as exc:
+    work_round = work.get(Round, round_id)
+    issued, refusal = attempt(lambda session: issuing.issue_ballots(session, work_round, count=form.count.data,
+                                                                       paper=form.paper.data, actor=actor), work)
+    if refusal:
         work.close()
-        return _refuse(db.get(Round, round_id), streaming, exc.status, issue_form=form, error=translate_error(exc))
+        return _refuse(round_, streaming, refusal.status, issue_form=form, error=refusal.message)
     steps = _print(work, work_round, issued, form.paper.data, base_url)
     if streaming:
         return Response(_as_lines(steps), mimetype="application/x-ndjson",
@@ -128,14 +125,11 @@ def _refuse(round_, streaming: bool, status: int, error: str | None = None, **fo
 @bp.post("/rounds/<int:round_id>/voting/<any(open, close):action>")
 def voting(round_id: int, action: str):
     """Open the round for casting, or close it."""
-    db, round_ = get_db(), g.round
+    round_ = g.round
     change = casting.open_voting if action == "open" else casting.close_voting
-    try:
-        change(db, round_, actor=current_user.username)
-    except BallotError as exc:
-        db.rollback()
-        return _page(round_, exc.status, error=translate_error(exc))
-    db.commit()
+    _done, refusal = attempt(lambda db: change(db, round_, actor=current_user.username))
+    if refusal:
+        return _page(round_, refusal.status, error=refusal.message)
     flash(_("Voting is open: tablets can take ballots.") if action == "open" else _("Voting is closed."), "success")
     return redirect(url_for("board.ballots", round_id=round_.id), 303)
 
@@ -143,22 +137,19 @@ def voting(round_id: int, action: str):
 @bp.get("/rounds/<int:round_id>/turnout.json")
 def turnout(round_id: int):
     """Issued, cast and remaining, for the live turnout: counts only, never the content of a ballot."""
-    numbers = casting.turnout(get_db(), g.round)
+    numbers = accounting.turnout(get_db(), g.round)
     return {"state": g.round.state, "issued": numbers.issued, "cast": numbers.cast, "remaining": numbers.remaining}
 
 
 @bp.post("/rounds/<int:round_id>/ballots/void")
 def void(round_id: int):
-    db, round_ = get_db(), g.round
-    form = VoidForm()
+    round_, form = g.round, VoidForm()
     if not form.validate_on_submit():
         return _page(round_, 400, void_form=form)
-    try:
-        issuing.void_ballot(db, round_, code=form.code.data, reason=form.reason.data, actor=current_user.username)
-    except BallotError as exc:
-        db.rollback()
-        form.form_errors.append(translate_error(exc))
-        return _page(round_, exc.status, void_form=form)
-    db.commit()
+    _done, refusal = attempt(lambda db: issuing.void_ballot(db, round_, code=form.code.data, reason=form.reason.data,
+                                                        actor=current_user.username))
+    if refusal:
+        form.form_errors.append(refusal.message)
+        return _page(round_, refusal.status, void_form=form)
     flash(_("The ballot was voided."), "success")
     return redirect(url_for("board.ballots", round_id=round_.id), 303)

@@ -11,52 +11,35 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, u
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
-from ballots import audit, counting, minutes, signing
-from ballots.errors import BallotError
-from ballots.models import AuditHead, Result
+from ballots import counting, lifecycle, minutes, paper_entry, results, sealing
+from ballots.models import Result
 from ballots.tally import percent
 
 from ..access import require_role
 from ..db import get_db
 from ..forms import AnomalyForm, PaperEntryForm, RulingForm
-from ..i18n import translate_error
-from ..views import attachment
+from ..views import attachment, attempt
 
 bp = Blueprint("count", __name__)
 bp.before_request(require_role("board"))
 
 STATUS_NAMES = {
-    counting.AGREED: _l("Entries agree"),
-    counting.RULED: _l("Ruled by the board"),
-    counting.DISAGREE: _l("Entries disagree"),
-    counting.INCOMPLETE: _l("Waiting for another teller"),
+    paper_entry.AGREED: _l("Entries agree"),
+    paper_entry.RULED: _l("Ruled by the board"),
+    paper_entry.DISAGREE: _l("Entries disagree"),
+    paper_entry.INCOMPLETE: _l("Waiting for another teller"),
 }
-
-
-def _signing_key():
-    return signing.load_private_key(current_app.config["TRUSTVOTE"].signing_key_path)
-
-
-def _document(round_):
-    """The result document: as sealed, or as it would be sealed now (a draft, for reading before approval)."""
-    db = get_db()
-    result = db.get(Result, round_.id)
-    if result is not None:
-        return json.loads(result.document), result
-    head = db.get(AuditHead, 1)
-    return counting.result_document(db, round_, audit_head=(head.seq, head.hash), sealed_at=None,
-                                    approved_by=counting.approvers(db, round_)), None
 
 
 def _overview(round_, status=200, ruling_forms=None, anomaly_form=None, error=None):
     db = get_db()
-    states = counting.sheet_states(db, round_)
-    progress = counting.progress(db, round_, states)
+    states = paper_entry.sheet_states(db, round_)
+    progress = paper_entry.progress(db, round_, states)
     document = result = None
-    if round_.state in ("counted", "sealed", "published"):
-        document, result = _document(round_)
-    queue = [s for s in states if s.status in (counting.DISAGREE, counting.INCOMPLETE)]
-    approved = counting.approvers(db, round_)
+    if lifecycle.is_counted(round_):
+        document, result = sealing.current_document(db, round_)
+    queue = [s for s in states if s.status in (paper_entry.DISAGREE, paper_entry.INCOMPLETE)]
+    approved = sealing.approvers(db, round_)
     return render_template(
         "count/round.html", round=round_, progress=progress, queue=queue, document=document, result=result,
         ruling_forms=ruling_forms or {}, anomaly_form=anomaly_form or AnomalyForm(formdata=None),
@@ -67,14 +50,10 @@ def _overview(round_, status=200, ruling_forms=None, anomaly_form=None, error=No
 
 
 def _act(round_, change, success: str, anchor: str = ""):
-    """Run one domain change, commit, and go back to the overview; a refusal is shown there with its status."""
-    db = get_db()
-    try:
-        outcome = change(db)
-    except BallotError as exc:
-        db.rollback()
-        return _overview(db.get(type(round_), round_.id), exc.status, error=translate_error(exc))
-    db.commit()
+    """Run one domain change and go back to the overview; a refusal is shown there with its status."""
+    outcome, refusal = attempt(change)
+    if refusal:
+        return _overview(round_, refusal.status, error=refusal.message)
     flash(success if isinstance(success, str) else success(outcome), "success")
     return redirect(url_for("count.overview", round_id=round_.id) + anchor, 303)
 
@@ -87,33 +66,28 @@ def overview(round_id: int):
 @bp.route("/rounds/<int:round_id>/entry", methods=["GET", "POST"])
 def entry(round_id: int):
     """The teller's fast screen: scan or type the code, key one digit per candidate, Enter. Then the next sheet."""
-    db, round_ = get_db(), g.round
-    form = PaperEntryForm()
+    round_, form = g.round, PaperEntryForm()
     status = 200
     if form.validate_on_submit():
-        try:
-            entered = counting.enter_sheet(db, round_, teller=current_user.account,
-                                           code=None if form.no_code.data else form.code.data, marks=form.marks.data,
-                                           flaws=form.flaws(), correct=form.correct.data)
-        except BallotError as exc:
-            db.rollback()
-            form.form_errors.append(translate_error(exc))
-            status = exc.status
-        else:
-            db.commit()
+        entered, refusal = attempt(lambda db: paper_entry.enter_sheet(
+            db, round_, teller=current_user.account, code=None if form.no_code.data else form.code.data,
+            marks=form.marks.data, flaws=form.flaws(), correct=form.correct.data))
+        if refusal is None:
             kind, message = _entered_message(entered)
             flash(message, kind)
             return redirect(url_for("count.entry", round_id=round_.id), 303)
+        form.form_errors.append(refusal.message)
+        status = refusal.status
     elif form.is_submitted():
         status = 400
-    mine = counting.entries_by(db, round_, current_user.account)
+    mine = paper_entry.entries_by(get_db(), round_, current_user.account)
     return render_template("count/entry.html", round=round_, form=form, mine=mine), status
 
 
-def _entered_message(entered: counting.Entered) -> tuple[str, str]:
+def _entered_message(entered: paper_entry.Entered) -> tuple[str, str]:
     """The category and the words the teller sees at once after a sheet."""
     if entered.outcome == "set_aside":
-        if entered.set_aside == counting.TABLET:
+        if entered.set_aside == paper_entry.TABLET:
             return "warning", _("Duplicate: this ballot was already used on a tablet. Set the sheet aside; it is "
                                 "not counted.")
         return "warning", _("Duplicate: you have already entered a sheet with this code. Set this sheet aside; it "
@@ -122,9 +96,9 @@ def _entered_message(entered: counting.Entered) -> tuple[str, str]:
         head = _("Not issued by this counting board: collected and invalid.")
     else:
         head = _("Corrected.") if entered.outcome == "corrected" else _("Entered.")
-    if entered.status == counting.AGREED:
+    if entered.status == paper_entry.AGREED:
         return "success", head + " " + _("The entries agree (%(count)s tellers).", count=entered.entries)
-    if entered.status == counting.DISAGREE:
+    if entered.status == paper_entry.DISAGREE:
         return "warning", head + " " + _("The entries of this sheet disagree: it waits for the board's ruling.")
     return "success", head + " " + _("Entry %(count)s of %(needed)s.", count=entered.entries,
                                      needed=g.round.paper_entries)
@@ -135,15 +109,11 @@ def rule(round_id: int, sheet: str):
     round_, form = g.round, RulingForm()
     if not form.validate_on_submit():
         return _overview(round_, 400, ruling_forms={sheet: form})
-    db = get_db()
-    try:
-        counting.rule_sheet(db, round_, sheet=sheet, account=current_user.account, marks=form.marks.data,
-                            flaws=form.flaws())
-    except BallotError as exc:
-        db.rollback()
-        form.form_errors.append(translate_error(exc))
-        return _overview(db.get(type(round_), round_.id), exc.status, ruling_forms={sheet: form})
-    db.commit()
+    _done, refusal = attempt(lambda db: paper_entry.rule_sheet(db, round_, sheet=sheet, account=current_user.account,
+                                                           marks=form.marks.data, flaws=form.flaws()))
+    if refusal:
+        form.form_errors.append(refusal.message)
+        return _overview(round_, refusal.status, ruling_forms={sheet: form})
     flash(_("The board's ruling is recorded."), "success")
     return redirect(url_for("count.overview", round_id=round_.id) + "#queue", 303)
 
@@ -172,7 +142,8 @@ def anomaly(round_id: int):
 
 @bp.post("/rounds/<int:round_id>/approve")
 def approve(round_id: int):
-    return _act(g.round, lambda db: counting.approve(db, g.round, account=current_user.account, key=_signing_key()),
+    key = current_app.config["TRUSTVOTE"].signing_key
+    return _act(g.round, lambda db: sealing.approve(db, g.round, account=current_user.account, key=key),
                 lambda sealed: _("Approved. The quorum of approvals is reached: the result is sealed and signed.")
                 if sealed else _("Approved. The result is sealed when enough members of the board approve."),
                 "#approval")
@@ -182,19 +153,19 @@ def approve(round_id: int):
 def entries(round_id: int):
     """The entry log, printable: who entered what and when, which entries agreed, the rulings, the duplicates."""
     db, round_ = get_db(), g.round
-    states = counting.sheet_states(db, round_)
+    states = paper_entry.sheet_states(db, round_)
     return render_template("count/entries.html", round=round_, states=states,
-                           progress=counting.progress(db, round_, states), set_aside=counting.set_aside_list(db, round_),
-                           status_name=STATUS_NAMES.get)
+                           progress=paper_entry.progress(db, round_, states),
+                           set_aside=paper_entry.set_aside_list(db, round_), status_name=STATUS_NAMES.get)
 
 
 @bp.get("/rounds/<int:round_id>/minutes.pdf")
 def minutes_pdf(round_id: int):
     round_ = g.round
-    if round_.state not in ("counted", "sealed", "published"):
+    if not lifecycle.is_counted(round_):
         return _overview(round_, 409, error=_("The minutes exist once the round is counted."))
-    document, result = _document(round_)
-    pdf = minutes.minutes_pdf(document, signed=counting.envelope(result) if result else None)
+    document, result = sealing.current_document(get_db(), round_)
+    pdf = minutes.minutes_pdf(document, signed=results.envelope_of(result) if result else None)
     name = f"bien-ban-kiem-phieu-dot-{round_.id}{'' if result else '-du-thao'}.pdf"
     return attachment(pdf, name, "application/pdf")
 
@@ -204,18 +175,13 @@ def result_json(round_id: int):
     result = get_db().get(Result, round_id)
     if result is None:
         return _overview(g.round, 409, error=_("The result is signed when the count is sealed."))
-    body = json.dumps(counting.envelope(result), ensure_ascii=False, indent=2, sort_keys=True)
-    return attachment(body, f"ket-qua-dot-{round_id}.json", "application/json")
+    return attachment(results.envelope_file(results.envelope_of(result)), f"ket-qua-dot-{round_id}.json", "application/json")
 
 
 @bp.get("/rounds/<int:round_id>/ballots.json")
 def ballot_export(round_id: int):
     """The sealed ballot list for the board's independent recount (trustvote_verify.py --ballots)."""
-    db = get_db()
-    try:
-        export = counting.sealed_export(db, g.round)
-    except BallotError as exc:
-        return _overview(g.round, exc.status, error=translate_error(exc))
-    audit.record(db, actor=current_user.username, action="ballots.export", subject=f"round:{round_id}")
-    db.commit()
+    export, refusal = attempt(lambda db: sealing.sealed_export(db, g.round, actor=current_user.username))
+    if refusal:
+        return _overview(g.round, refusal.status, error=refusal.message)
     return attachment(json.dumps(export, indent=1), f"phieu-niem-phong-dot-{round_id}.json", "application/json")

@@ -1,80 +1,23 @@
-"""The kiosk: the pages delegates vote on, on a shared tablet or their own phone. No account, no cookie.
+"""The kiosk: the audience that votes, with its own plumbing. No account, no cookie, no CSRF token: each request
+carries its own authority, the ballot's secret.
 
-`/kiosk/<round>` serves one round: it scans a ballot's QR with the camera, or takes a typed code or a
-barcode scanner's input. `/b` is what a ballot's QR opens in any camera app: its fragment holds the code,
-which the page's script reads and removes at once. Without JavaScript the same pages work as plain forms.
-Every answer here is `Cache-Control: no-store`, and nothing of one voter stays for the next.
+- views.py: the pages a tablet or a phone shows (/kiosk/<round>, /b), which also work as plain forms;
+- api.py and openapi.py: the JSON API the pages' script calls (/api/v1) and its OpenAPI description;
+- tablets.py: the tablet sessions the guessing throttle counts by, and the two ways a tablet reaches a ballot
+  (opening it, casting it), shared by the pages and the API;
+- group_commit.py: the casts that arrive together committed in one transaction.
 """
 
 from __future__ import annotations
 
-import secrets
+from flask import Flask
 
-from flask import Blueprint, render_template, request
-
-from ballots import casting, rounds
-from ballots.errors import BallotError
-
-from ..db import get_db
-from ..i18n import translate_error
-from ..security import csrf
-from ..tablets import guarded, new_tablet
-
-bp = Blueprint("kiosk", __name__)
-csrf.exempt(bp)  # no session and no ambient authority here: each request carries the ballot's own secret
-
-RESET_SECONDS = 6
+from . import api, views
+from .group_commit import GroupCommit
 
 
-@bp.after_request
-def nothing_kept(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@bp.get("/kiosk/<int:round_id>")
-def scan(round_id: int):
-    round_ = rounds.get_round(get_db(), round_id)
-    return render_template("kiosk/scan.html", round=round_, tablet=new_tablet(), reset_seconds=RESET_SECONDS)
-
-
-@bp.get("/b")
-def from_camera_app():
-    """The page a ballot's QR opens: the code is in the URL's fragment, which only the page's script reads."""
-    return render_template("kiosk/scan.html", round=None, tablet=new_tablet(), reset_seconds=RESET_SECONDS)
-
-
-def _refused(round_id, exc: BallotError):
-    get_db().rollback()
-    return render_template("kiosk/refused.html", round_id=round_id, message=translate_error(exc)), exc.status
-
-
-@bp.post("/kiosk/<int:round_id>/ballot")
-def ballot_form(round_id: int):
-    """Without JavaScript: the ballot as a form of radio buttons, for the code typed or scanned."""
-    code = request.form.get("code", "")
-    tablet = request.form.get("tablet", "")
-    try:
-        view = guarded(lambda db: casting.show_ballot(db, code=code, kiosk_round=round_id), tablet, read_only=True)
-    except BallotError as exc:
-        return _refused(round_id, exc)
-    return render_template("kiosk/ballot_form.html", view=view, code=code, round_id=round_id, tablet=tablet,
-                           submission=secrets.token_urlsafe(16))
-
-
-@bp.post("/kiosk/<int:round_id>/cast")
-def cast_form(round_id: int):
-    db = get_db()
-    raw_count = request.form.get("count", "")
-    # ASCII digits only, and few: str.isdigit() takes "²", which int() refuses, and int() refuses 4,300 digits
-    count = int(raw_count) if len(raw_count) <= 3 and raw_count.isascii() and raw_count.isdigit() else 0
-    marks = "".join(request.form.get(f"mark-{i}", "0") for i in range(min(count, 200)))
-    try:
-        outcome = guarded(lambda db: casting.cast_ballot(
-            db, code=request.form.get("code", ""), marks=casting.parse_marks(marks),
-            submission=request.form.get("submission", ""), kiosk_round=round_id), request.form.get("tablet", ""))
-    except BallotError as exc:
-        return _refused(round_id, exc)
-    db.commit()  # durable before the voter is told
-    return render_template("kiosk/recorded.html", round_id=round_id, outcome=outcome,
-                           reset_seconds=RESET_SECONDS)
+def init_app(app: Flask) -> None:
+    """Register the kiosk's pages and API, and its group commit beside the app's sessions (after app.db)."""
+    app.extensions["trustvote.group_commit"] = GroupCommit(app.extensions["trustvote.sessionmaker"])
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp, url_prefix="/api/v1")

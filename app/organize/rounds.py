@@ -5,12 +5,10 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from ballots import rounds, rules
-from ballots.accounts import has_role
-from ballots.errors import N_, BallotError, InvalidInput
-from ballots.models import Account, Conference, Grant, Round
+from ballots import authority, rounds, rules
+from ballots.errors import N_, InvalidInput
+from ballots.models import Conference, Round
 
 from ..db import get_db
 from ..forms import (
@@ -26,8 +24,7 @@ from ..forms import (
     SettingsForm,
     options,
 )
-from ..i18n import translate_error
-from ..views import form_page
+from ..views import attempt, form_page
 from . import bp
 
 SETTING_LABELS = {"base": dict(BASE_CHOICES), "invalid_mark_policy": dict(INVALID_MARK_CHOICES),
@@ -61,14 +58,6 @@ def new_round(conference_id: int):
         next_url=lambda created: url_for("organize.round_page", round_id=created.id), conference=conference)
 
 
-def _tellers_of(db, round_: Round) -> list[Account]:
-    """Accounts that may sit on the board: tellers of the round's committee."""
-    committee = round_.conference.committee
-    accounts = db.scalars(select(Account).join(Grant).where(Grant.role == "teller", Grant.committee_id == committee.id)
-                          .order_by(Account.display_name)).unique()
-    return [a for a in accounts if has_role(a, "teller", committee)]
-
-
 def _forms(db, round_: Round, **submitted):
     """The round page's forms, filled from the round unless one was just submitted (and so keeps its input)."""
     forms = {
@@ -79,7 +68,7 @@ def _forms(db, round_: Round, **submitted):
                            formdata=None),
     }
     forms.update(submitted)
-    forms["board"].tellers.choices = options((a.id, a.display_name) for a in _tellers_of(db, round_))
+    forms["board"].tellers.choices = options((a.id, a.display_name) for a in authority.tellers_of(db, round_.conference.committee))
     return forms
 
 
@@ -90,7 +79,7 @@ def _render(round_: Round, status: int = 200, error: str | None = None, **submit
     # members not on the list yet can be put back; people listed who left the committee stay listed
     others = [m for m in committee.memberships if m.person_id not in candidate_ids]
     return render_template("organize/round.html", round=round_, forms=_forms(db, round_, **submitted),
-                           others=others, rule_set=rounds.rule_set_of(round_), presets=rules.PRESETS,
+                           others=others, rule_set=rules.rule_set_of(round_), presets=rules.PRESETS,
                            thresholds=rules.THRESHOLDS, error=error, labels=SETTING_LABELS), status
 
 
@@ -100,16 +89,12 @@ def round_page(round_id: int):
 
 
 def _change(round_: Round, form, apply, section: str):
-    """Validate a section's form, call the domain, commit; or show the page again with the input kept."""
-    db = get_db()
+    """Validate a section's form and call the domain; or show the page again with the input kept."""
     if not form.validate_on_submit():
         return _render(round_, 400, **{section: form})
-    try:
-        apply(db)
-    except BallotError as exc:
-        db.rollback()
-        return _render(round_, exc.status, error=translate_error(exc), **{section: form})
-    db.commit()
+    _done, refusal = attempt(apply)
+    if refusal:
+        return _render(round_, refusal.status, error=refusal.message, **{section: form})
     flash(_("Saved."), "success")
     return redirect(url_for("organize.round_page", round_id=round_.id, _anchor=section), 303)
 
@@ -181,7 +166,7 @@ def round_board(round_id: int):
     db = get_db()
     round_ = rounds.get_round(db, round_id)
     form = BoardForm()
-    form.tellers.choices = options((a.id, a.display_name) for a in _tellers_of(db, round_))
+    form.tellers.choices = options((a.id, a.display_name) for a in authority.tellers_of(db, round_.conference.committee))
     return _change(round_, form, lambda db: rounds.set_board(
         db, round_, form.tellers.data or [], approvals_required=form.approvals.data, actor=current_user.username),
         "board")

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import io
-
-from flask import abort, flash, g, redirect, render_template, send_file, url_for
+from flask import abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from openpyxl import Workbook
 from sqlalchemy import select
 
-from ballots import committees, roster
-from ballots.accounts import has_role, organizer_roots
-from ballots.errors import BallotError, RosterInvalid
+from ballots import authority, committees, roster
+from ballots.errors import RosterInvalid
 from ballots.models import BoardMember, Committee, Conference, Membership, Round
 
 from ..db import get_db
 from ..forms import CommitteeForm, ImportForm, MemberForm, options
-from ..i18n import translate, translate_error
-from ..views import form_page
+from ..i18n import translate
+from ..views import XLSX, attachment, attempt, form_page
 from . import bp
 
 
@@ -41,7 +37,7 @@ def home():
 
         return login()
     db = get_db()
-    roots = organizer_roots(db, current_user.account)
+    roots = authority.organizer_roots(db, current_user.account)
     other = sorted({(g_.committee, g_.role) for g_ in current_user.account.grants if g_.role != "organizer"},
                    key=lambda pair: (committees.path_of(pair[0]), pair[1]))
     boards = db.scalars(select(Round).join(BoardMember).where(BoardMember.account_id == current_user.account.id)
@@ -61,7 +57,7 @@ def committee(committee_id: int):
 
 def _parent_choices(db, committee: Committee | None, exclude: set[int]) -> list[tuple[int, str]]:
     """The committees this organizer may put a committee under: within their reach, never below itself."""
-    reach = set().union(*(committees.subtree_ids(db, r) for r in organizer_roots(db, current_user.account)))
+    reach = set().union(*(committees.subtree_ids(db, r) for r in authority.organizer_roots(db, current_user.account)))
     choices = [(c.id, committees.path_of(c)) for c in db.scalars(select(Committee).where(Committee.id.in_(reach)))
                if c.id not in exclude]
     if committee is not None and committee.parent_id not in reach:
@@ -102,11 +98,10 @@ def new_committee(committee_id: int):
 def delete_committee(committee_id: int):
     db, committee = get_db(), g.committee
     parent = committee.parent
-    if parent is None or not has_role(current_user.account, "organizer", parent):
+    if parent is None or not authority.has_role(current_user.account, "organizer", parent):
         # deleting the top of one's own reach would leave the organizer with nothing to organize
         abort(403)
     committees.delete_committee(db, committee, actor=_actor())
-    db.commit()
     flash(_("Committee deleted."), "success")
     return redirect(url_for("organize.committee", committee_id=parent.id), 303)
 
@@ -141,7 +136,6 @@ def remove_member(seat_id: int):
     seat = db.get(Membership, seat_id)
     committee_id = seat.committee_id
     committees.remove_member(db, seat, actor=_actor())
-    db.commit()
     flash(_("Member removed."), "success")
     return redirect(url_for("organize.committee", committee_id=committee_id), 303)
 
@@ -151,35 +145,30 @@ def move_member(seat_id: int, direction: str):
     db = get_db()
     seat = db.get(Membership, seat_id)
     committees.move_member(db, seat, offset=-1 if direction == "up" else 1, actor=_actor())
-    db.commit()
     return redirect(url_for("organize.committee", committee_id=seat.committee_id, _anchor=f"seat-{seat.id}"), 303)
 
 
 @bp.route("/committees/<int:committee_id>/import", methods=["GET", "POST"])
 def import_roster(committee_id: int):
-    db, committee = get_db(), g.committee
-    form = ImportForm()
+    committee, form = g.committee, ImportForm()
     problems, message = [], None
+    status = 200
     if form.validate_on_submit():
         upload = form.file.data
-        try:
-            summary = roster.import_roster(db, into=committee, filename=upload.filename or "", data=upload.read(),
-                                           actor=_actor())
-        except RosterInvalid as exc:
-            db.rollback()
-            message = translate_error(exc)
-            problems = [(row, translate(text, params)) for row, text, params in exc.problems]
-            return render_template("organize/import.html", form=form, committee=committee, problems=problems,
-                                   message=message), exc.status
-        except BallotError as exc:
-            db.rollback()
-            form.form_errors.append(translate_error(exc))
-        else:
-            db.commit()
+        summary, refusal = attempt(lambda db: roster.import_roster(
+            db, into=committee, filename=upload.filename or "", data=upload.read(), actor=_actor()))
+        if refusal is None:
             flash(_("Imported: %(people)s new people, %(added)s seats added, %(updated)s seats updated.",
                     people=summary.people_added, added=summary.seats_added, updated=summary.seats_updated), "success")
             return redirect(url_for("organize.committee", committee_id=committee.id))
-    status = 400 if form.is_submitted() else 200
+        if isinstance(refusal.error, RosterInvalid):  # the rows at fault, each with what is wrong in it
+            message = refusal.message
+            problems = [(row, translate(text, params)) for row, text, params in refusal.error.problems]
+        else:
+            form.form_errors.append(refusal.message)
+        status = refusal.status
+    elif form.is_submitted():
+        status = 400
     return render_template("organize/import.html", form=form, committee=committee, problems=problems,
                            message=message), status
 
@@ -187,19 +176,5 @@ def import_roster(committee_id: int):
 @bp.get("/committees/<int:committee_id>/import/mau-danh-sach.xlsx")
 def roster_template(committee_id: int):
     """A starting file with the Vietnamese headers and the committee's own path filled in."""
-    committee = g.committee
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Danh sách"
-    sheet.append([names[0] for names in roster.COLUMNS.values()])
-    for seat in committee.memberships:
-        sheet.append([committees.path_of(committee), seat.person.full_name, seat.post, seat.person.code or "",
-                      seat.person.birth_year or ""])
-    for column, width in zip("ABCDE", (48, 28, 24, 12, 10)):
-        sheet.column_dimensions[column].width = width
-    buffer = io.BytesIO()
-    book.save(buffer)
-    buffer.seek(0)
-    return send_file(buffer, as_attachment=True, download_name="mau-danh-sach.xlsx",
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return attachment(roster.template_workbook(g.committee), "mau-danh-sach.xlsx", XLSX)
 

@@ -1,8 +1,8 @@
 """Published results: a reader's list, a result page with its downloads, publishing, the upper-level dashboard,
 and results carried up the tree as signed bundles.
 
-Who reads what is the domain's decision (ballots.publication): every view here asks it, and every reading or
-download of a result is audited by it.
+Who reads what is the domain's decision (ballots.authority, through ballots.publication): every view here asks
+it, and every reading or download of a result is audited by it. A page here needs only a log-in.
 """
 
 from __future__ import annotations
@@ -12,31 +12,21 @@ import json
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from ballots import bundles, dashboard, exports, minutes, publication, signing
-from ballots.errors import BallotError
-from ballots.models import Candidate, ImportedResult, Round
+from ballots import authority, bundles, dashboard, exports, minutes, publication, results
+from ballots.models import ImportedResult, Round
 
-from ..access import require_role
+from ..access import require_login, require_role
 from ..db import get_db
 from ..forms import ImportBundleForm
-from ..i18n import translate_error
-from ..views import attachment
+from ..views import XLSX, attachment, attempt
 
 bp = Blueprint("results", __name__)
+bp.before_request(require_login)
 upper = Blueprint("upper", __name__)
 upper.before_request(require_role("viewer", "organizer"))
 
-DOWNLOADS = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-             "csv": "text/csv; charset=utf-8", "json": "application/json"}
-
-
-@bp.before_request
-def logged_in():
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
-    return None
+DOWNLOADS = {"pdf": "application/pdf", "xlsx": XLSX, "csv": "text/csv; charset=utf-8", "json": "application/json"}
 
 
 def _round_or_404(round_id: int) -> Round:
@@ -53,43 +43,28 @@ def home():
     return render_template("results/home.html", readable=readable)
 
 
-def _elsewhere(db, round_: Round, positions) -> dict[int, list[Round]]:
-    """For each candidate row: the same person's other published results this reader may read."""
-    people = {c.person_id: c.position for c in round_.candidates if c.position in positions}
-    found: dict[int, list[Round]] = {}
-    query = (select(Candidate.person_id, Round).join(Round, Round.id == Candidate.round_id)
-             .where(Candidate.person_id.in_(people), Round.id != round_.id, Round.state == "published"))
-    for person_id, other in db.execute(query):
-        if publication.reach_of_round(current_user.account, other) is not None:
-            found.setdefault(people[person_id], []).append(other)
-    return found
-
-
 @bp.get("/rounds/<int:round_id>")
 def result(round_id: int):
     db, round_ = get_db(), _round_or_404(round_id)
     reading = publication.read_result(db, round_, account=current_user.account)  # a refusal: app.errors answers it
-    db.commit()  # the audit entry of this reading
     positions = {c["position"] for c in reading.document["candidates"]}
     return render_template("results/result.html", reading=reading, doc=reading.document, round=round_,
-                           elsewhere=_elsewhere(db, round_, positions),
-                           can_export=publication.on_board(current_user.account, round_))
+                           elsewhere=publication.other_results(db, round_, current_user.account, positions),
+                           can_export=authority.sits_on_board(current_user.account, round_))
 
 
 @bp.get("/rounds/<int:round_id>/<any(pdf, xlsx, csv, json):kind>")
 def download(round_id: int, kind: str):
     db, round_ = get_db(), _round_or_404(round_id)
     reading = publication.read_result(db, round_, account=current_user.account, what=f"download.{kind}")
-    if reading.reach != publication.EVERYTHING and kind in ("pdf", "json"):
-        db.rollback()
+    if reading.reach != authority.EVERYTHING and kind in ("pdf", "json"):
         abort(403)  # the minutes and the signed document hold every row; a rated person reads only their own
-    db.commit()
     name = f"ket-qua-dot-{round_id}"
     body = {
         "pdf": lambda: minutes.minutes_pdf(reading.envelope["result"], signed=reading.envelope),
         "xlsx": lambda: exports.result_workbook([reading.document]),
         "csv": lambda: exports.result_csv(reading.document),
-        "json": lambda: json.dumps(reading.envelope, ensure_ascii=False, indent=2, sort_keys=True),
+        "json": lambda: results.envelope_file(reading.envelope),
     }[kind]()
     return attachment(body, f"{name}.{kind}", DOWNLOADS[kind])
 
@@ -98,7 +73,6 @@ def download(round_id: int, kind: str):
 def publish(round_id: int):
     db, round_ = get_db(), _round_or_404(round_id)
     publication.publish(db, round_, account=current_user.account)  # not the publisher: 403; not sealed: 409
-    db.commit()
     flash(_("The result is published to its audience."), "success")
     return redirect(url_for("results.result", round_id=round_id), 303)
 
@@ -107,11 +81,10 @@ def publish(round_id: int):
 def bundle(round_id: int):
     """The signed bundle that carries this published result to the upper level's server (the board's)."""
     db, round_ = get_db(), _round_or_404(round_id)
-    if not publication.on_board(current_user.account, round_):
+    if not authority.sits_on_board(current_user.account, round_):
         abort(403)
-    key = signing.load_private_key(current_app.config["TRUSTVOTE"].signing_key_path)
-    body = bundles.export_bundle(db, round_, key=key, actor=current_user.username)  # not published: 409
-    db.commit()
+    body = bundles.export_bundle(db, round_, key=current_app.config["TRUSTVOTE"].signing_key,
+                                 actor=current_user.username)  # not published: 409
     return attachment(json.dumps(body, ensure_ascii=False, indent=1), f"goi-ket-qua-dot-{round_id}.json",
                     DOWNLOADS["json"])
 
@@ -123,29 +96,25 @@ def imported(imported_id: int):
     if found is None:
         abort(404)
     doc = publication.read_imported(db, found, account=current_user.account)
-    db.commit()
     return render_template("results/imported.html", found=found, doc=doc)
 
 
 @bp.route("/import", methods=["GET", "POST"])
 def import_bundle():
-    """An organizer brings in a result exported by a conference's own laptop."""
-    if not any(grant.role == "organizer" for grant in current_user.account.grants):
+    """An organizer brings in a result exported by a conference's own laptop (the domain checks that they
+    organize the committee the result belongs to; the page is for organizers of any committee)."""
+    if not authority.organizer_roots(get_db(), current_user.account):
         abort(403)
-    db, form = get_db(), ImportBundleForm()
+    form = ImportBundleForm()
     status = 200
     if form.validate_on_submit():
-        try:
-            found = bundles.import_bundle(db, bundles.parse(form.file.data.read(bundles.MAX_BUNDLE + 1)),
-                                          account=current_user.account)
-        except BallotError as exc:
-            db.rollback()
-            form.form_errors.append(translate_error(exc))
-            status = exc.status
-        else:
-            db.commit()
+        found, refusal = attempt(lambda db: bundles.import_bundle(
+            db, bundles.parse(form.file.data.read(bundles.MAX_BUNDLE + 1)), account=current_user.account))
+        if refusal is None:
             flash(_("The result was verified and imported."), "success")
             return redirect(url_for("upper.board", committee_id=found.committee.parent_id or found.committee_id), 303)
+        form.form_errors.append(refusal.message)
+        status = refusal.status
     elif form.is_submitted():
         status = 400
     return render_template("results/import.html", form=form), status

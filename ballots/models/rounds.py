@@ -94,7 +94,7 @@ class Round(Base):
     @property
     def has_quorum(self) -> bool:
         """Whether the numbers convened and present make a quorum (the rule: accounting.has_quorum)."""
-        from .accounting import has_quorum  # accounting queries these models: imported when asked, not at load
+        from ..accounting import has_quorum  # accounting queries these models: imported when asked, not at load
 
         return has_quorum(self.convened, self.present)
 

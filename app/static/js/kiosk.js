@@ -203,6 +203,8 @@
     var screen = screens.confirm;
     screen.textContent = "";
     screen.appendChild(el("h1", "", text.confirm_title));
+    // A warning only, mirroring the count: what an unmarked row means is the round's rule, which comes with the
+    // ballot from the server (invalid_mark_policy); a tablet cannot tick two boxes, so "0" is the only flaw here.
     var unmarked = current.marks.filter(function (m) { return m === "0"; }).length;
     var note = unmarked === 0 ? text.all_marked
       : (current.ballot.invalid_mark_policy === "ballot" ? text.unmarked_ballot : text.unmarked_row)

@@ -10,6 +10,8 @@ answers each; then it hands the lead to the next cast that came in meanwhile, an
 What each cast promises is unchanged: its token spent by its own conditional UPDATE, its ballot and audit entry
 committed before its voter is told "recorded", nothing written for a refused cast, and nothing that links a
 ballot to its token, time or order (the batch's ballots are as anonymous as before: random ids, untimed entries).
+The batch's sessions are its own, committed here: the kiosk's deliberate exception to one commit per request
+(app.views).
 """
 
 from __future__ import annotations

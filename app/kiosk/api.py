@@ -1,7 +1,7 @@
 """The kiosk's JSON API (/api/v1): open a ballot, cast it, decode a camera frame. Described by openapi.json.
 
 No session and no CSRF token: a request carries its own authority, the ballot's secret, in its body (never in a
-URL, so never in a log). Every refusal is JSON with a Vietnamese message and a 4xx status.
+URL, so never in a log). Every refusal is JSON with a Vietnamese message and a 4xx status (app.errors).
 """
 
 from __future__ import annotations
@@ -11,13 +11,10 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
 from ballots import casting, scanning
-from ballots.errors import N_, BallotError, InvalidInput
+from ballots.errors import N_, InvalidInput
 
-from .. import group_commit
-from ..db import get_db
-from ..i18n import translate_error
 from ..security import csrf
-from ..tablets import current_tablet, guarded
+from . import tablets
 from .openapi import document
 
 bp = Blueprint("api", __name__)
@@ -66,7 +63,7 @@ def never_cached(response):
 def open_ballot():
     body = _body()
     code, kiosk_round = _text(body, "code"), _round(body)
-    view = guarded(lambda db: casting.show_ballot(db, code=code, kiosk_round=kiosk_round), read_only=True)
+    view = tablets.open_ballot(code, kiosk_round)
     return jsonify(round=view.round_id, committee=view.committee, conference=view.conference, title=view.title,
                    invalid_mark_policy=view.invalid_mark_policy,
                    candidates=[{"name": name, "post": post} for name, post in view.candidates])
@@ -78,8 +75,7 @@ def cast():
     code, submission, kiosk_round = _text(body, "code"), _text(body, "submission", 64), _round(body)
     marks = casting.parse_marks(body.get("marks"))
     # throttled per tablet, and committed with the casts that came in together before the tablet says "recorded"
-    outcome = group_commit.cast(casting.Cast(code, marks, submission, kiosk_round, tablet=current_tablet(),
-                                             address=request.remote_addr or ""))
+    outcome = tablets.cast(code, marks, submission, kiosk_round)
     return jsonify(status=outcome, message=_("Your ballot has been recorded.")), (
         201 if outcome == casting.RECORDED else 200)
 
@@ -100,8 +96,3 @@ def scan():
 def openapi():
     return jsonify(document())
 
-
-@bp.errorhandler(BallotError)
-def refused(exc: BallotError):
-    get_db().rollback()
-    return jsonify(error=type(exc).__name__, message=translate_error(exc)), exc.status
