@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from ballots import schema
@@ -165,6 +165,19 @@ def engine(db_url):
 def session(engine):
     with make_sessionmaker(engine)() as session:
         yield session
+
+
+def fresh(session):
+    """The session with its transaction ended and every object expired: it next reads what others committed (the
+    app, between requests)."""
+    session.rollback()
+    session.expire_all()
+    return session
+
+
+def count_rows(session, model, *conditions) -> int:
+    """How many rows of `model` meet `conditions`, as committed (see fresh)."""
+    return fresh(session).scalar(select(func.count()).select_from(model).where(*conditions))
 
 
 @pytest.fixture

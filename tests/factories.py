@@ -1,14 +1,38 @@
-"""Factories that build small, named worlds through the domain functions (so the audit log is real too)."""
+"""The one factory of the tests: small, named worlds built through the domain functions (so the audit log is real
+too), on whichever engine the session is bound to.
+
+- `build_world(session)`: a committee tree (province > district > two communes), its members, accounts with
+  their roles, and a conference of the commune.
+- `add_members(session, committee, seats)`: more people on a committee (so more candidates in its next round).
+- `accounts_with_role(session, world, committee, role, *usernames)`: accounts holding a role on a committee (the
+  world's account of that name, or a new one): a board elsewhere than the commune, a viewer higher up.
+- `make_conference(session, committee, ...)`: a conference of any committee.
+- `make_round(session, world, until=..., ...)`: a round taken in one call as far along its lifecycle as asked:
+  created with candidates and a board, ballots issued (and some voided), voting opened, tablet ballots cast with
+  the given marks, closed, paper sheets keyed by the board, counted, approved and sealed, published. Returns a
+  `Built`: the round, the secrets of its ballots, its board and what the tellers' paper entries met.
+- `sealed_round(session, world, key, ...)`: the commune's usual sealed round (its numbers are beside it).
+- `make_imported_result(session, world, ...)`: a result the sibling commune counted on an instance of its own,
+  carried up to this one.
+
+Each function flushes; `make_round` and `sealed_round` commit, like the app between two requests.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ballots import accounts, committees, rounds
-from ballots.models import Account, Committee, Conference, Person
+from ballots import accounts, casting, committees, counting, formats, issuing, paper_entry, publication, rounds
+from ballots import sealing, tokens
+from ballots.models import Account, Committee, Conference, ImportedResult, Person, Round, TrustedKey
 
 PASSWORD = "mật-khẩu-thử-nghiệm"
+TITLE = "Lấy phiếu tín nhiệm BCH"
+TELLERS = ("teller", "teller2")  # both tellers of the commune: a board that can key each paper sheet twice
+STAGES = ("draft", "issued", "open", "closed", "counted", "sealed", "published")
+VOID_REASON = "Đại biểu làm rơi phiếu"
 
 
 @dataclass
@@ -66,37 +90,201 @@ def build_world(session) -> World:
             accounts.grant_role(session, account=account, committee=committee, role=role, actor="test")
         world.accounts[username] = account
     world.people["Bùi Văn Kiểm"] = teller_person
-    world.conference = rounds.create_conference(
-        session, committee=commune, name="Hội nghị sơ kết giữa nhiệm kỳ", held_on=dt.date(2026, 12, 5),
-        place="Hội trường xã", term="2020-2025", actor="test")
+    world.conference = make_conference(session, commune, name="Hội nghị sơ kết giữa nhiệm kỳ",
+                                       held_on=dt.date(2026, 12, 5), place="Hội trường xã")
     return world
 
 
-def sealed_round(session, world: World, key, *, audience=None, publisher=None, title="Lấy phiếu tín nhiệm BCH",
-                 publish=False):
-    """A round of the world's commune, counted and sealed with `key`: 3 tablet ballots, one paper sheet keyed by
-    both tellers; 17 low of 33 is not needed here, so the low counts are 2 of 4 for candidate 3 (exactly half:
-    2*2 = 4 is not more than 4) and 3 of 4 for candidate 4 (3*3 = 9 > 8: more than two thirds)."""
-    from ballots import casting, counting, issuing, publication, tokens
+def add_members(session, committee: Committee, seats: Iterable[tuple[str, str]]) -> list[Person]:
+    """New people (full name, post) seated on `committee` after its members: candidates of its next round."""
+    people = []
+    for name, post in seats:
+        person = committees.create_person(session, full_name=name)
+        committees.add_member(session, committee=committee, person=person, post=post, actor="test")
+        people.append(person)
+    return people
 
-    round_ = rounds.create_round(session, conference=world.conference, title=title, convened=10, present=10,
-                                 actor="test")
-    if audience is not None or publisher is not None:
-        rounds.override_settings(session, round_, actor="test", **{k: v for k, v in (
-            ("audience", audience), ("publisher", publisher)) if v is not None})
-    tellers = [world.accounts["teller"], world.accounts["teller2"]]
-    rounds.set_board(session, round_, [t.id for t in tellers], actor="test")
-    codes = [tokens.code_of(s) for s in issuing.issue_ballots(session, round_, count=5, actor="teller").secrets]
-    casting.open_voting(session, round_, actor="test")
-    for index, marks in enumerate((b"\x01\x01\x03\x03", b"\x01\x02\x03\x03", b"\x02\x01\x01\x03")):
-        casting.cast_ballot(session, code=codes[index], marks=marks, submission=f"submission-{round_.id}-{index:06d}")
-    casting.close_voting(session, round_, actor="test")
-    for teller in tellers:
-        counting.enter_sheet(session, round_, teller=teller, code=codes[3], marks="1112")
-    counting.count_round(session, round_, account=tellers[0])
-    for teller in tellers:
-        counting.approve(session, round_, account=teller, key=key)
-    if publish:
-        publication.publish(session, round_, account=tellers[0])
+
+def accounts_with_role(session, world: World, committee: Committee, role: str, *usernames: str) -> list[Account]:
+    """Accounts holding `role` on `committee`: the world's account of each name, or a new account with the world's
+    password (added to world.accounts)."""
+    found = []
+    for username in usernames:
+        account = world.accounts.get(username)
+        if account is None:
+            account = accounts.create_account(session, username=username, display_name=username,
+                                              password=world.password, actor="test")
+            world.accounts[username] = account
+        accounts.grant_role(session, account=account, committee=committee, role=role, actor="test")
+        found.append(account)
+    return found
+
+
+def make_conference(session, committee: Committee, *, name: str = "Hội nghị Ban Chấp hành",
+                    held_on: dt.date = dt.date(2026, 12, 6), place: str = "Nhà văn hóa",
+                    term: str = "2020-2025") -> Conference:
+    return rounds.create_conference(session, committee=committee, name=name, held_on=held_on, place=place,
+                                    term=term, actor="test")
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A paper sheet as the board keys it: `marks` as every teller keys it, or one string per teller (they may
+    disagree); the whole-sheet `flaws` each ticks; the board's `ruling` (marks) when the tellers disagree."""
+
+    marks: str | tuple[str, ...] = ""
+    flaws: tuple[str, ...] = ()
+    ruling: str | None = None
+
+
+@dataclass
+class Built:
+    """What `make_round` built. `secrets[i]` is the i-th ballot issued; `entered[i]` what each teller's entry of
+    the i-th paper sheet met (paper_entry.Entered, in board order)."""
+
+    round: Round
+    secrets: list[bytes]
+    board: list[Account]
+    entered: list[list] = field(default_factory=list)
+
+    @property
+    def id(self) -> int:
+        return self.round.id
+
+    @property
+    def codes(self) -> list[str]:
+        """The ballots' codes, plain (as a scanner types them)."""
+        return [tokens.code_of(secret) for secret in self.secrets]
+
+    @property
+    def grouped(self) -> list[str]:
+        """The ballots' codes as printed under the QR, in groups."""
+        return [tokens.grouped(code) for code in self.codes]
+
+
+def make_round(
+    session,
+    world: World,
+    *,
+    until: str = "draft",
+    conference: Conference | None = None,
+    title: str = TITLE,
+    convened: int = 10,
+    present: int = 10,
+    spares: int = 0,
+    rule_set: str | None = None,
+    settings: Mapping | None = None,
+    board: Sequence[str | Account] = ("teller",),
+    approvals_required: int | None = None,
+    issue: int | None = None,
+    void: Sequence[int] = (),
+    tablet: Sequence[bytes | str] = (),
+    paper: Sequence[tuple[int | str, str | Paper]] = (),
+    key=None,
+) -> Built:
+    """A round of `conference` (the world's, by default) taken as far as `until` (one of STAGES), committed.
+
+    draft: created with every member of the committee as a candidate, `convened`/`present`/`spares`, the preset
+      `rule_set` with the `settings` overridden (audience, publisher, paper_entries, ...), and `board` (usernames
+      of the world's accounts, or accounts) asking for `approvals_required` approvals;
+    issued: `issue` ballots issued (default: one for each present) by the board's first member, then the ballots
+      at the indexes in `void` voided;
+    open: voting open, and the first len(`tablet`) ballots cast on tablets with those marks (bytes, or a digit a
+      row: "1230");
+    closed: voting closed, then each `paper` sheet keyed by as many tellers of the board as the rule set asks, in
+      order: (the index of an issued ballot, or a code: unknown, of another round, or "" for none; its marks or a
+      Paper);
+    counted: counted by the board's first member;
+    sealed: approved by the board, in order, until sealed with `key`;
+    published: published by the board's first member.
+    """
+    stage = STAGES.index(until)
+    round_ = rounds.create_round(session, conference=conference or world.conference, title=title,
+                                 convened=convened, present=present, actor="test",
+                                 **({"rule_set": rule_set} if rule_set else {}))
+    if spares:
+        rounds.set_numbers(session, round_, convened=convened, present=present, spares=spares, actor="test")
+    if settings:
+        rounds.override_settings(session, round_, actor="test", **settings)
+    members = [world.accounts[who] if isinstance(who, str) else who for who in board]
+    if members:
+        rounds.set_board(session, round_, [m.id for m in members], approvals_required=approvals_required,
+                         actor="test")
+    built = Built(round_, [], members)
+    if stage >= STAGES.index("issued"):
+        issuer = members[0].username if members else "test"
+        built.secrets = issuing.issue_ballots(session, round_, count=present if issue is None else issue,
+                                              actor=issuer).secrets
+        for index in void:
+            issuing.void_ballot(session, round_, code=built.codes[index], reason=VOID_REASON, actor=issuer)
+    if stage >= STAGES.index("open"):
+        casting.open_voting(session, round_, actor="test")
+        for index, marks in enumerate(tablet):
+            casting.cast_ballot(session, code=built.codes[index], submission=f"submission-{round_.id}-{index:06d}",
+                                marks=marks if isinstance(marks, bytes) else bytes(int(m) for m in marks))
+    if stage >= STAGES.index("closed"):
+        casting.close_voting(session, round_, actor="test")
+        built.entered = [_key_sheet(session, built, sheet, what) for sheet, what in paper]
+    if stage >= STAGES.index("counted"):
+        counting.count_round(session, round_, account=members[0])
+    if stage >= STAGES.index("sealed"):
+        for member in members:
+            if sealing.approve(session, round_, account=member, key=key):
+                break
+    if stage >= STAGES.index("published"):
+        publication.publish(session, round_, account=members[0])
     session.commit()
-    return round_
+    return built
+
+
+def _key_sheet(session, built: Built, sheet: int | str, what: str | Paper) -> list:
+    """Each teller of the board the rule set asks for keys the sheet; the board rules on it if it is given."""
+    paper = what if isinstance(what, Paper) else Paper(what)
+    tellers = built.board[:built.round.paper_entries]
+    readings = (paper.marks,) * len(tellers) if isinstance(paper.marks, str) else paper.marks
+    code = built.codes[sheet] if isinstance(sheet, int) else sheet
+    entered = [paper_entry.enter_sheet(session, built.round, teller=teller, code=code, marks=marks,
+                                       flaws=paper.flaws)
+               for teller, marks in zip(tellers, readings, strict=True)]
+    if paper.ruling is not None:
+        paper_entry.rule_sheet(session, built.round, sheet=entered[-1].sheet, account=tellers[-1],
+                               marks=paper.ruling)
+    return entered
+
+
+# The commune's usual sealed round: 10 convened and present, 5 ballots issued, 3 cast on tablets and 1 paper sheet
+# keyed by both tellers: 4 collected, all valid. Per candidate (high, trust, low): (3, 1, 0), (3, 1, 0), (2, 0, 2)
+# and (0, 1, 3): candidate 3 has exactly half low (2*2 = 4 is not more than 4), candidate 4 more than two thirds
+# (3*3 = 9 > 8).
+SEALED_TABLET = (b"\x01\x01\x03\x03", b"\x01\x02\x03\x03", b"\x02\x01\x01\x03")
+SEALED_PAPER = ((3, "1112"),)
+
+
+def sealed_round(session, world: World, key, *, audience=None, publisher=None, title: str = TITLE,
+                 publish: bool = False) -> Round:
+    """The commune's usual round (SEALED_TABLET, SEALED_PAPER), counted and sealed with `key` by both tellers, and
+    published if asked; `audience` and `publisher` override the rule set's."""
+    settings = {k: v for k, v in (("audience", audience), ("publisher", publisher)) if v is not None}
+    return make_round(session, world, until="published" if publish else "sealed", title=title, settings=settings,
+                      board=TELLERS, issue=5, tablet=SEALED_TABLET, paper=SEALED_PAPER, key=key).round
+
+
+def make_imported_result(session, world: World, *, document: Mapping | None = None,
+                         title: str = "Lấy phiếu tín nhiệm (máy xã)", audience: Sequence[str] = ("committee", "upper"),
+                         convened: int = 9, present: int = 9, issued: int = 9, collected: int = 9,
+                         crossed: tuple[int, int, int] = (0, 0, 0)) -> ImportedResult:
+    """A result the sibling commune counted on its own laptop and carried up here, as an import leaves it: its key
+    registered for the district, its numbers in columns, `document` as the signed text (its signature is not one:
+    nothing here verifies it again)."""
+    key = TrustedKey(public_key="ab" * 32, label="Máy xã Hòa Lạc", committee_id=world.district.id,
+                     registered_by="admin")
+    session.add(key)
+    session.flush()
+    imported = ImportedResult(
+        committee_id=world.sibling.id, key_id=key.id, document=formats.canonical_json(dict(document or {})),
+        digest="ef" * 32, signature="sig", title=title, audience=list(audience), published_at="2026-12-05T10:00:00Z",
+        issued=issued, collected=collected, convened=convened, present=present, more_than_half=crossed[0],
+        two_thirds_or_more=crossed[1], more_than_two_thirds=crossed[2], imported_by="organizer")
+    session.add(imported)
+    session.flush()
+    return imported

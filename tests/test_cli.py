@@ -11,6 +11,7 @@ from app.cli import main
 from app.settings import MissingKeys, Settings
 from ballots import demo
 from ballots.models import Account, Committee, Conference, Grant, Membership, Person, Round, Token
+from tests.factories import make_round
 
 
 def run(args, instance, db_url):
@@ -82,12 +83,7 @@ def test_the_demo_province_loads_once_and_prints_its_logins(tmp_path, db_url, se
 
 
 def test_ballots_issue_writes_a_private_pdf_with_a_progress_bar(tmp_path, db_url, session, world):
-    from ballots import rounds
-
-    round_ = rounds.create_round(session, conference=world.conference, title="Vòng", convened=10, present=10,
-                                 actor="test")
-    rounds.set_board(session, round_, [world.accounts["teller"].id], actor="test")
-    session.commit()
+    round_ = make_round(session, world, title="Vòng", convened=10, present=10).round
     out = tmp_path / "phieu.pdf"
     output = run(["ballots", "issue", str(round_.id), "--count", "7", "--out", str(out), "--paper", "A5"],
                  tmp_path, db_url)
@@ -98,12 +94,7 @@ def test_ballots_issue_writes_a_private_pdf_with_a_progress_bar(tmp_path, db_url
 
 
 def test_a_refused_issue_writes_no_file_and_no_token(tmp_path, db_url, session, world):
-    from ballots import rounds
-
-    round_ = rounds.create_round(session, conference=world.conference, title="Vòng", convened=10, present=5,
-                                 actor="test")
-    rounds.set_board(session, round_, [world.accounts["teller"].id], actor="test")
-    session.commit()
+    round_ = make_round(session, world, title="Vòng", convened=10, present=5).round
     out = tmp_path / "phieu.pdf"
     result = CliRunner().invoke(main, ["ballots", "issue", str(round_.id), "--count", "5", "--out", str(out)],
                                 env={"TRUSTVOTE_INSTANCE": str(tmp_path), "TRUSTVOTE_DATABASE_URL": db_url})

@@ -28,11 +28,11 @@ from openpyxl import load_workbook
 from werkzeug.routing import AnyConverter
 
 from ballots import accounts, committees, publication, signing
-from ballots.models import ImportedResult, Result, Round, TrustedKey
+from ballots.models import ImportedResult, Result, Round
 from app import create_app
 from app.settings import SIGNING_KEY_FILE, Settings
-from tests.conftest import Browserish, csrf_from
-from tests.factories import PASSWORD, sealed_round
+from tests.conftest import Browserish, csrf_from, fresh
+from tests.factories import PASSWORD, accounts_with_role, make_imported_result, sealed_round
 
 # --- the roles -------------------------------------------------------------------------------------------------
 
@@ -208,10 +208,7 @@ def build_matrix(session, world, key) -> Matrix:
     result = session.get(Result, round_.id)
     doc = json.loads(result.document)
     # A viewer of the grandparent: the province's results are the districts'; the communes' are not its to read.
-    province_viewer = accounts.create_account(session, username="province_viewer", display_name="province_viewer",
-                                              password=PASSWORD, actor="test")
-    accounts.grant_role(session, account=province_viewer, committee=world.province, role="viewer", actor="test")
-    world.accounts["province_viewer"] = province_viewer
+    accounts_with_role(session, world, world.province, "viewer", "province_viewer")
     # Targets of the POSTs that change something when permitted: one per role and phase, so that every request
     # finds its target as the first phase left it.
     spare = accounts.create_account(session, username="spare", display_name="spare", password=PASSWORD,
@@ -243,25 +240,14 @@ def build_matrix(session, world, key) -> Matrix:
 def _imported_result(session, world, local: dict) -> ImportedResult:
     """A result the sibling commune counted on its own laptop and carried up: numbers of its own (9 of 9 ballots,
     each candidate 7 high, 1 trust, 1 low: 77,78 % and 11,11 %), told apart from the local round's."""
-    key = TrustedKey(public_key="ab" * 32, label="Máy xã Hòa Lạc", committee_id=world.district.id,
-                     registered_by="admin")
-    session.add(key)
-    session.flush()
     numbers = {**local["numbers"], "issued": 9, "collected": 9, "valid": 9, "invalid": 0, "present": 9,
                "convened": 9, "absent": 0, "invalid_reasons": dict.fromkeys(local["numbers"]["invalid_reasons"], 0)}
     doc = {**local, "numbers": numbers, "base": {**local["base"], "value": 9}, "ballots_digest": "cd" * 32,
            "round": {**local["round"], "committee": world.sibling.name, "title": "Lấy phiếu tín nhiệm (máy xã)"},
            "candidates": [{**c, "high": 7, "trust": 1, "low": 1, "invalid": 0,
                            "flags": dict.fromkeys(c["flags"], False)} for c in local["candidates"]]}
-    text = json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    imported = ImportedResult(
-        committee_id=world.sibling.id, key_id=key.id, document=text, digest="ef" * 32, signature="sig",
-        title=doc["round"]["title"], audience=list(local["rule_set"]["audience"]), published_at="2026-12-05T10:00:00Z",
-        issued=9, collected=9, convened=9, present=9, more_than_half=0, two_thirds_or_more=0, more_than_two_thirds=0,
-        imported_by="organizer")
-    session.add(imported)
-    session.flush()
-    return imported
+    return make_imported_result(session, world, document=doc, title=doc["round"]["title"],
+                                audience=local["rule_set"]["audience"], convened=9, present=9, issued=9, collected=9)
 
 
 # --- the requests ------------------------------------------------------------------------------------------------
@@ -476,8 +462,7 @@ def _check(response, expected: int, asked: str, m: Matrix, seen: set[str], *, lo
 def _publish(session, m: Matrix, world) -> None:
     """Between the phases: the board's POST has published the round; if it has not, that is reported (a status
     mismatch) and the round is published here, so that the second phase still tests what it is for."""
-    session.rollback()
-    session.expire_all()
+    fresh(session)
     round_ = session.get(Round, m.round_id)
     if round_.state != "published":
         publication.publish(session, round_, account=session.merge(world.accounts["teller"]))

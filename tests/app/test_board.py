@@ -5,24 +5,24 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from ballots import issuing, rounds, tokens
+from ballots import tokens
 from ballots.models import AuditEntry, Round, Token
+from tests import pdfs
+from tests.conftest import fresh
+from tests.factories import make_round
+
+
+NUMBERS = {"convened": 10, "present": 8, "spares": 1}
 
 
 @pytest.fixture
 def round_id(session, world):
-    round_ = rounds.create_round(session, conference=world.conference, title="Lấy phiếu tín nhiệm BCH",
-                                 convened=10, present=8, actor="test")
-    rounds.set_numbers(session, round_, convened=10, present=8, spares=1, actor="test")
-    rounds.set_board(session, round_, [world.accounts["teller"].id], actor="test")
-    session.commit()
-    return round_.id
+    """A round in draft with teller on its board: 10 convened, 8 present, 1 spare ballot declared."""
+    return make_round(session, world, **NUMBERS).id
 
 
 def tokens_of(session, round_id):
-    session.rollback()
-    session.expire_all()  # see what the app committed, even if this session had no transaction to roll back
-    return session.scalar(select(func.count()).select_from(Token).where(Token.round_id == round_id))
+    return fresh(session).scalar(select(func.count()).select_from(Token).where(Token.round_id == round_id))
 
 
 def issue(client, round_id, count, paper="A4", stream=False):
@@ -85,10 +85,8 @@ def test_a_refused_issue_says_why_and_writes_nothing(login_as, session, round_id
     assert streamed.status_code == status and message in streamed.get_json()["error"]
 
 
-def test_without_quorum_no_ballot_is_issued(login_as, session, round_id):
-    round_ = session.get(Round, round_id)
-    round_.present = 6  # 3*6 = 18 < 20 = 2*10
-    session.commit()
+def test_without_quorum_no_ballot_is_issued(login_as, session, world):
+    round_id = make_round(session, world, convened=10, present=6).id  # 3*6 = 18 < 20 = 2*10
     response = issue(login_as("teller"), round_id, 1)
     assert response.status_code == 409
     assert "6 người có mặt trên 10 người được triệu tập, chưa đủ hai phần ba" in response.get_data(as_text=True)
@@ -100,12 +98,10 @@ def test_issuing_needs_the_csrf_token(login_as, session, round_id):
     assert response.status_code == 400 and tokens_of(session, round_id) == 0
 
 
-def test_a_lost_sheet_is_voided_by_its_code_and_a_new_one_issued(login_as, session, round_id):
+def test_a_lost_sheet_is_voided_by_its_code_and_a_new_one_issued(login_as, session, world):
     client = login_as("teller")
-    round_ = session.get(Round, round_id)
-    secrets = issuing.issue_ballots(session, round_, count=9, actor="test").secrets
-    session.commit()
-    code = tokens.grouped(tokens.code_of(secrets[4]))
+    issued = make_round(session, world, until="issued", issue=9, **NUMBERS)  # 8 present + 1 spare: no room left
+    round_id, code = issued.id, issued.grouped[4]
     response = client.submit(f"/rounds/{round_id}/ballots", f"/rounds/{round_id}/ballots/void",
                              data={"code": code.lower(), "reason": "Đại biểu làm rơi phiếu"})
     assert response.status_code == 303
@@ -119,10 +115,8 @@ def test_a_lost_sheet_is_voided_by_its_code_and_a_new_one_issued(login_as, sessi
     ("ABCD-EFGH", 400, "Mã phiếu không hợp lệ: hãy kiểm tra và nhập lại."),
     (None, 404, "Không có phiếu nào của đợt này mang mã này."),
 ])
-def test_a_bad_code_to_void_is_refused_and_nothing_changes(login_as, session, round_id, code, status, message):
-    round_ = session.get(Round, round_id)
-    issuing.issue_ballots(session, round_, count=2, actor="test")
-    session.commit()
+def test_a_bad_code_to_void_is_refused_and_nothing_changes(login_as, session, world, code, status, message):
+    round_id = make_round(session, world, until="issued", issue=2, **NUMBERS).id
     code = code or tokens.grouped(tokens.code_of(tokens.new_secret()))
     response = login_as("teller").submit(f"/rounds/{round_id}/ballots", f"/rounds/{round_id}/ballots/void",
                                          data={"code": code, "reason": "mất phiếu"})
@@ -131,12 +125,11 @@ def test_a_bad_code_to_void_is_refused_and_nothing_changes(login_as, session, ro
     assert set(session.scalars(select(Token.state).where(Token.round_id == round_id))) == {"issued"}
 
 
-def test_voiding_twice_is_refused_with_409(login_as, session, round_id):
-    round_ = session.get(Round, round_id)
-    secret = issuing.issue_ballots(session, round_, count=1, actor="test").secrets[0]
-    session.commit()
+def test_voiding_twice_is_refused_with_409(login_as, session, world):
+    issued = make_round(session, world, until="issued", issue=1, **NUMBERS)
+    round_id = issued.id
     client = login_as("teller")
-    data = {"code": tokens.code_of(secret), "reason": "hỏng"}
+    data = {"code": issued.codes[0], "reason": "hỏng"}
     client.submit(f"/rounds/{round_id}/ballots", f"/rounds/{round_id}/ballots/void", data=data)
     response = client.submit(f"/rounds/{round_id}/ballots", f"/rounds/{round_id}/ballots/void", data=data)
     assert response.status_code == 409
@@ -150,21 +143,10 @@ def test_the_board_member_sees_the_round_on_the_home_page(login_as, round_id):
 
 def test_the_downloaded_pdf_holds_exactly_the_secrets_whose_hashes_the_database_keeps(login_as, session, round_id,
                                                                                      tmp_path):
-    import subprocess
-
-    import zxingcpp
-    from PIL import Image
-
-    from tests.conftest import poppler
-
     response = issue(login_as("teller"), round_id, 6, paper="A5")
     pdf = tmp_path / "phieu.pdf"
     pdf.write_bytes(response.data)
-    subprocess.run([poppler("pdftoppm"), "-r", "100", "-gray", str(pdf), str(tmp_path / "page")], check=True)
-    decoded = []
-    for image_path in sorted(tmp_path.glob("page-*.pgm")):
-        with Image.open(image_path) as image:
-            decoded += [tokens.secret_of(found.text) for found in zxingcpp.read_barcodes(image)]
+    decoded = [tokens.secret_of(text) for page in pdfs.qr_texts(pdf) for text in page]
     assert len(decoded) == 6 == len(set(decoded))
     session.rollback()
     stored = set(session.scalars(select(Token.secret_hash).where(Token.round_id == round_id)))

@@ -1,38 +1,23 @@
 """The counting pages: paper entry, rulings, the count, approval and seal, the minutes and the downloads, who may."""
 
 import json
-import subprocess
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from ballots import casting, issuing, rounds, tokens
+from ballots import tokens
 from ballots.models import Approval, AuditEntry, PaperEntry, Result, Round, SetAside, SheetRuling
+from tests import pdfs
+from tests.conftest import count_rows, fresh
+from tests.factories import TELLERS, make_round
 
 
 @pytest.fixture
 def closed(session, world):
     """4 candidates, 6 ballots issued, 2 cast on tablets, voting closed; board: teller and teller2."""
-    round_ = rounds.create_round(session, conference=world.conference, title="Lấy phiếu tín nhiệm BCH",
-                                 convened=10, present=10, actor="test")
-    rounds.set_board(session, round_, [world.accounts["teller"].id, world.accounts["teller2"].id], actor="test")
-    codes = [tokens.code_of(s) for s in issuing.issue_ballots(session, round_, count=6, actor="teller").secrets]
-    casting.open_voting(session, round_, actor="test")
-    casting.cast_ballot(session, code=codes[0], marks=b"\x01\x02\x03\x03", submission="submission-000001")
-    casting.cast_ballot(session, code=codes[1], marks=b"\x01\x01\x03\x02", submission="submission-000002")
-    casting.close_voting(session, round_, actor="test")
-    session.commit()
-    return round_.id, codes
-
-
-def fresh(session):
-    session.rollback()
-    session.expire_all()
-    return session
-
-
-def count_rows(session, model):
-    return fresh(session).scalar(select(func.count()).select_from(model))
+    built = make_round(session, world, until="closed", board=TELLERS, issue=6,
+                       tablet=[b"\x01\x02\x03\x03", b"\x01\x01\x03\x02"])
+    return built.id, built.codes
 
 
 def enter(client, round_id, code, marks="1231", follow_redirects=False, **extra):
@@ -42,6 +27,18 @@ def enter(client, round_id, code, marks="1231", follow_redirects=False, **extra)
 
 def post(client, round_id, action, data=None):
     return client.submit(f"/count/rounds/{round_id}", f"/count/rounds/{round_id}/{action}", data=data)
+
+
+def seal_through_the_pages(login_as, round_id, code):
+    """Both tellers key one paper sheet alike, then the count and both approvals: sealed. Returns the first
+    teller's client."""
+    teller, teller2 = login_as("teller"), login_as("teller2")
+    for client in (teller, teller2):
+        enter(client, round_id, code)
+    post(teller, round_id, "finish")
+    post(teller, round_id, "approve")
+    post(teller2, round_id, "approve")
+    return teller
 
 
 @pytest.mark.parametrize("who,status", [("teller", 200), ("teller2", 200), ("organizer", 403),
@@ -142,12 +139,7 @@ def test_a_disagreement_is_ruled_by_the_board_then_counted_approved_and_sealed(l
 
 def test_after_the_seal_every_change_is_refused_and_nothing_changes(login_as, session, closed):
     round_id, codes = closed
-    teller, teller2 = login_as("teller"), login_as("teller2")
-    for client in (teller, teller2):
-        enter(client, round_id, codes[2])
-    post(teller, round_id, "finish")
-    post(teller, round_id, "approve")
-    post(teller2, round_id, "approve")
+    teller = seal_through_the_pages(login_as, round_id, codes[2])
     before = count_rows(session, AuditEntry)
     result = fresh(session).get(Result, round_id).document
     assert enter(teller, round_id, codes[3]).status_code == 409
@@ -168,17 +160,11 @@ def test_nobody_outside_the_board_can_approve(login_as, session, closed):
 
 def test_the_sealed_minutes_carry_the_numbers_with_exact_diacritics(login_as, session, closed, tmp_path):
     round_id, codes = closed
-    teller, teller2 = login_as("teller"), login_as("teller2")
-    for client in (teller, teller2):
-        enter(client, round_id, codes[2])
-    post(teller, round_id, "finish")
-    post(teller, round_id, "approve")
-    post(teller2, round_id, "approve")
+    teller = seal_through_the_pages(login_as, round_id, codes[2])
     pdf = teller.get(f"/count/rounds/{round_id}/minutes.pdf")
     path = tmp_path / "minutes.pdf"
     path.write_bytes(pdf.data)
-    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    text = pdfs.text(path)
     assert "BIÊN BẢN KIỂM PHIẾU" in text and "T/M BAN KIỂM PHIẾU" in text and "ĐẢNG ỦY XÃ YÊN BÌNH" in text
     # 2 tablet ballots and 1 paper sheet of 6 issued
     assert "Số phiếu phát ra: 6 phiếu; số phiếu thu về: 3 phiếu; số phiếu không thu về: 3 phiếu." in text

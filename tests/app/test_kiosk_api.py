@@ -7,7 +7,6 @@ recorded"; guessing codes is throttled per tablet; the code never reaches a log;
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import logging
 import re
@@ -18,8 +17,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from ballots import accounts, casting, issuing, printing, rounds, tokens
+from ballots import casting, printing, tokens
 from ballots.models import AuditEntry, Ballot, KioskFailure, Token
+from tests.conftest import fresh
+from tests.factories import accounts_with_role, make_conference, make_round
 
 UNKNOWN = "Không có phiếu nào của đợt này mang mã này."
 USED = "Phiếu này đã được sử dụng. Mỗi phiếu chỉ được dùng một lần."
@@ -64,20 +65,11 @@ class Other:
     code: str
 
 
-def open_round(session, world, *, title="Lấy phiếu tín nhiệm BCH", count=9, void=1, open_it=True):
-    round_ = rounds.create_round(session, conference=world.conference, title=title, convened=10, present=8,
-                                 actor="test")
-    rounds.set_numbers(session, round_, convened=10, present=8, spares=1, actor="test")
-    rounds.set_board(session, round_, [world.accounts["teller"].id], actor="test")
-    codes = [tokens.grouped(tokens.code_of(s))
-             for s in issuing.issue_ballots(session, round_, count=count, actor="test").secrets]
-    for code in codes[count - void:]:
-        issuing.void_ballot(session, round_, code=code, reason="Đại biểu làm rơi phiếu", actor="test")
-    if open_it:
-        casting.open_voting(session, round_, actor="test")
-    session.commit()
-    return Kiosk(round_id=round_.id, codes=codes[:count - void], voided=codes[-1] if void else "",
-                 candidates=len(round_.candidates))
+def open_round(session, world, *, until="open") -> Kiosk:
+    """A round of the commune: 10 convened, 8 present and 1 spare; 9 ballots issued, the last voided."""
+    built = make_round(session, world, until=until, convened=10, present=8, spares=1, issue=9, void=[-1])
+    return Kiosk(round_id=built.id, codes=built.grouped[:-1], voided=built.grouped[-1],
+                 candidates=len(built.round.candidates))
 
 
 @pytest.fixture
@@ -88,18 +80,10 @@ def kiosk(session, world) -> Kiosk:
 @pytest.fixture
 def other(session, world) -> Other:
     """An open round of another conference, held by the sibling committee."""
-    accounts.grant_role(session, account=world.accounts["teller2"], committee=world.sibling, role="teller",
-                        actor="test")
-    conference = rounds.create_conference(session, committee=world.sibling, name="Hội nghị Đảng ủy xã Hòa Lạc",
-                                          held_on=dt.date(2026, 12, 6), place="Nhà văn hóa xã", term="2020-2025",
-                                          actor="test")
-    round_ = rounds.create_round(session, conference=conference, title="Lấy phiếu tín nhiệm BCH xã Hòa Lạc",
-                                 convened=3, present=3, actor="test")
-    rounds.set_board(session, round_, [world.accounts["teller2"].id], actor="test")
-    secret = issuing.issue_ballots(session, round_, count=1, actor="test").secrets[0]
-    casting.open_voting(session, round_, actor="test")
-    session.commit()
-    return Other(round_id=round_.id, code=tokens.code_of(secret))
+    built = make_round(session, world, until="open", conference=make_conference(session, world.sibling),
+                       title="Lấy phiếu tín nhiệm BCH xã Hòa Lạc", convened=3, present=3,
+                       board=accounts_with_role(session, world, world.sibling, "teller", "teller2"))
+    return Other(round_id=built.id, code=built.codes[0])
 
 
 def unknown_code() -> str:
@@ -119,8 +103,7 @@ def submission() -> str:
 
 def state(session):
     """What a refusal must leave as it was: every token's state, the ballots, the audit log."""
-    session.rollback()
-    session.expire_all()  # see what the app committed
+    fresh(session)
     return (tuple(session.execute(select(Token.id, Token.state, Token.submission_hash).order_by(Token.id))),
             session.scalar(select(func.count()).select_from(Ballot)),
             session.scalar(select(func.count()).select_from(AuditEntry)))
@@ -207,13 +190,10 @@ def test_a_kiosk_without_a_round_takes_a_ballot_of_any_open_round(client, sessio
     assert ballots_cast(session) == (1 if path == "/ballots" else 0)
 
 
-@pytest.mark.parametrize("when", ["before opening", "after closing"])
+@pytest.mark.parametrize("until", ["issued", "closed"], ids=["before opening", "after closing"])
 @pytest.mark.parametrize("path", ["/ballots/open", "/ballots"])
-def test_a_round_not_open_refuses_its_ballots(client, session, world, when, path):
-    kiosk = open_round(session, world, open_it=when != "before opening")
-    if when == "after closing":
-        casting.close_voting(session, rounds.get_round(session, kiosk.round_id), actor="test")
-        session.commit()
+def test_a_round_not_open_refuses_its_ballots(client, session, world, until, path):
+    kiosk = open_round(session, world, until=until)
     before = state(session)
     body = ({"code": kiosk.codes[0], "round": kiosk.round_id} if path == "/ballots/open"
             else cast_body(kiosk, kiosk.codes[0]))

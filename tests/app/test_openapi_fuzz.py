@@ -12,7 +12,6 @@ Bounded for CI: 50 examples per operation and mode, no deadline, derandomized (t
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from collections import Counter
 
@@ -29,8 +28,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app.tablets import new_tablet
-from ballots import accounts, casting, issuing, printing, rounds, tokens
+from app.kiosk.tablets import new_tablet
+from ballots import guessing, printing, tokens
+from tests.factories import accounts_with_role, make_conference, make_round
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 CODES = ["as drawn", "unused", "cast", "voided", "not open", "elsewhere", "unknown"]
@@ -78,38 +78,23 @@ FRAME_BODIES = st.one_of(
 def seeded(app, session, world) -> dict:
     """An open round with ballots unused, spent and voided; a round not open yet; a round elsewhere; a tablet
     that has already sent ten codes matching no ballot."""
-    def make_round(conference, title, board, count, open_it=True):
-        round_ = rounds.create_round(session, conference=conference, title=title, convened=10, present=8,
-                                     actor="test")
-        rounds.set_numbers(session, round_, convened=10, present=8, spares=2, actor="test")
-        rounds.set_board(session, round_, [board.id], actor="test")
-        secrets = issuing.issue_ballots(session, round_, count=count, actor="test").secrets
-        if open_it:
-            casting.open_voting(session, round_, actor="test")
-        return round_, [tokens.code_of(secret) for secret in secrets]
-
-    round_, codes = make_round(world.conference, "Lấy phiếu tín nhiệm BCH", world.accounts["teller"], 10)
-    issuing.void_ballot(session, round_, code=codes[-1], reason="mất phiếu", actor="test")
-    casting.cast_ballot(session, code=codes[-2], marks=bytes([2] * len(round_.candidates)),
-                        submission="already-cast-submission", kiosk_round=round_.id)
-    _waiting, waiting_codes = make_round(world.conference, "Đợt hai", world.accounts["teller"], 2, open_it=False)
-    accounts.grant_role(session, account=world.accounts["teller2"], committee=world.sibling, role="teller",
-                        actor="test")
-    conference = rounds.create_conference(session, committee=world.sibling, name="Hội nghị xã Hòa Lạc",
-                                          held_on=dt.date(2026, 12, 6), place="Nhà văn hóa", term="2020-2025",
-                                          actor="test")
-    _elsewhere, other_codes = make_round(conference, "Lấy phiếu tín nhiệm xã Hòa Lạc", world.accounts["teller2"], 2)
-    session.commit()
+    here = make_round(session, world, until="open", title="Lấy phiếu tín nhiệm BCH", convened=10, present=8,
+                      spares=2, issue=10, void=[-1], tablet=["2222"])
+    waiting = make_round(session, world, until="issued", title="Đợt hai", convened=10, present=8, issue=2)
+    elsewhere = make_round(session, world, until="open", conference=make_conference(session, world.sibling),
+                           title="Lấy phiếu tín nhiệm xã Hòa Lạc", convened=10, present=8, issue=2,
+                           board=accounts_with_role(session, world, world.sibling, "teller", "teller2"))
 
     with app.test_request_context():
         throttled = new_tablet()
     client = app.test_client()
-    for _ in range(casting.MAX_FAILURES_PER_TABLET):
+    for _ in range(guessing.MAX_FAILURES_PER_TABLET):
         response = client.post("/api/v1/ballots/open", json={"code": tokens.code_of(tokens.new_secret())},
                                headers={"X-Tablet": throttled})
         assert response.status_code == 404
-    return {"round": round_.id, "candidates": len(round_.candidates), "unused": codes[:-2], "cast": codes[-2],
-            "voided": codes[-1], "not open": waiting_codes[0], "elsewhere": other_codes[0],
+    return {"round": here.id, "candidates": len(here.round.candidates), "unused": here.codes[1:-1],
+            "cast": here.codes[0], "voided": here.codes[-1], "not open": waiting.codes[0],
+            "elsewhere": elsewhere.codes[0],
             "unknown": tokens.code_of(tokens.new_secret()), "throttled": throttled}
 
 

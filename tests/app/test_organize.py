@@ -3,16 +3,12 @@
 import io
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ballots.models import AuditEntry, Committee, Membership, Person, Round
 from tests.ballots.test_roster import GOOD, csv_bytes, xlsx_bytes
-
-
-def count(session, model):
-    session.rollback()  # see what the app committed, even if this session had no transaction to roll back
-    session.expire_all()
-    return session.scalar(select(func.count()).select_from(model))
+from tests.conftest import count_rows
+from tests.factories import make_conference, make_round
 
 
 def test_the_organizer_sees_the_whole_tree_below_the_province(login_as, world):
@@ -105,7 +101,7 @@ def _upload(client, committee_id, filename, data):
 
 def test_a_roster_with_one_bad_row_imports_nothing_then_the_fixed_file_imports(login_as, session, world):
     client = login_as("organizer")
-    seats_before = count(session, Membership)
+    seats_before = count_rows(session, Membership)
     bad = GOOD + [["Huyện ủy Đông Anh / Đảng ủy xã Không Có", "Lý Thị Mai", "Ủy viên", "", ""]]
     response = _upload(client, world.province.id, "danh-sach.xlsx", xlsx_bytes(bad))
     page = response.get_data(as_text=True)
@@ -113,12 +109,12 @@ def test_a_roster_with_one_bad_row_imports_nothing_then_the_fixed_file_imports(l
     assert "Danh sách có lỗi; chưa nhập dòng nào." in page
     assert "không có cấp ủy Huyện ủy Đông Anh / Đảng ủy xã Không Có thuộc Tỉnh ủy Thử Nghiệm" in page
     assert '<td class="num">5</td>' in page
-    assert count(session, Membership) == seats_before
+    assert count_rows(session, Membership) == seats_before
 
     response = _upload(client, world.province.id, "danh-sach.xlsx", xlsx_bytes(GOOD))
     assert response.status_code == 302
     assert "thêm 3 vị trí" in client.get(response.headers["Location"]).get_data(as_text=True)
-    assert count(session, Membership) == seats_before + 3
+    assert count_rows(session, Membership) == seats_before + 3
 
 
 def test_a_csv_roster_imports_too(login_as, session, world):
@@ -134,10 +130,10 @@ def test_a_csv_roster_imports_too(login_as, session, world):
 def test_a_bad_file_gets_a_vietnamese_message_and_nothing_is_written(login_as, session, world, filename, data,
                                                                      message):
     client = login_as("organizer")
-    before = count(session, AuditEntry), count(session, Membership)
+    before = count_rows(session, AuditEntry), count_rows(session, Membership)
     response = _upload(client, world.province.id, filename, data)
     assert response.status_code == 400 and message in response.get_data(as_text=True)
-    assert (count(session, AuditEntry), count(session, Membership)) == before
+    assert (count_rows(session, AuditEntry), count_rows(session, Membership)) == before
 
 
 def test_an_upload_without_a_file_is_refused(login_as, world):
@@ -237,17 +233,15 @@ def test_a_person_on_too_many_places_is_refused_with_a_clear_message(login_as, s
 
     hung = world.people["Nguyễn Văn Hùng"]
     for committee in (world.district, world.sibling):
-        conference = rounds.create_conference(session, committee=committee, name="Hội nghị", place="",
-                                              held_on=world.conference.held_on, term="2020-2025", actor="t")
-        created = rounds.create_round(session, conference=conference, title="Vòng", actor="t",
-                                      rule_set="grassroots-2017")
+        created = make_round(session, world, conference=make_conference(session, committee), title="Vòng",
+                             rule_set="grassroots-2017", board=()).round
         rounds.set_candidates(session, created, [(hung.id, "Ủy viên")], actor="t")
     session.commit()
     response = _new_round(login_as("organizer"), world)
     assert response.status_code == 400
     assert ("Nguyễn Văn Hùng sẽ được lấy phiếu tại 3 nơi, vượt quá 2 nơi mà quy định cho phép."
             in response.get_data(as_text=True))
-    assert count(session, Round) == 2
+    assert count_rows(session, Round) == 2
 
 
 def test_impossible_numbers_are_refused_and_kept_in_the_form(login_as, world):

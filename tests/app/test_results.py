@@ -15,7 +15,7 @@ from app.settings import SIGNING_KEY_FILE, Settings, init_instance
 from ballots import signing
 from ballots.db import make_engine, make_sessionmaker
 from ballots.models import AuditEntry, ImportedResult, Round, TrustedKey
-from tests.conftest import Browserish
+from tests.conftest import Browserish, fresh
 from tests.factories import build_world, sealed_round
 
 
@@ -27,12 +27,6 @@ def key(instance):
 @pytest.fixture
 def sealed(session, world, key):
     return sealed_round(session, world, key)
-
-
-def fresh(session):
-    session.rollback()
-    session.expire_all()
-    return session
 
 
 def test_the_board_publishes_from_the_count_page_and_the_audience_then_reads(login_as, session, sealed):

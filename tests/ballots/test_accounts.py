@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from argon2 import PasswordHasher, Type
 
-from ballots import accounts
+from ballots import accounts, authority
 from ballots.errors import Conflict, InvalidInput, LoginThrottled
 
 
@@ -71,19 +71,19 @@ def test_one_address_trying_many_usernames_is_locked(session, world):
 
 def test_an_organizers_grant_covers_the_committees_below_it(world):
     organizer = world.accounts["commune_organizer"]
-    assert accounts.has_role(organizer, "organizer", world.commune)
-    assert not accounts.has_role(organizer, "organizer", world.district)
-    assert accounts.has_role(world.accounts["organizer"], "organizer", world.commune)
+    assert authority.has_role(organizer, "organizer", world.commune)
+    assert not authority.has_role(organizer, "organizer", world.district)
+    assert authority.has_role(world.accounts["organizer"], "organizer", world.commune)
 
 
 def test_a_viewers_grant_covers_exactly_its_committee(world):
-    assert accounts.has_role(world.accounts["viewer"], "viewer", world.commune)
-    assert not accounts.has_role(world.accounts["district_viewer"], "viewer", world.commune)
+    assert authority.has_role(world.accounts["viewer"], "viewer", world.commune)
+    assert not authority.has_role(world.accounts["district_viewer"], "viewer", world.commune)
 
 
 def test_an_administrator_holds_no_role_by_being_one(world):
     admin = world.accounts["admin"]
-    assert not any(accounts.has_role(admin, role, world.province) for role in ("organizer", "teller", "viewer"))
+    assert not any(authority.has_role(admin, role, world.province) for role in ("organizer", "teller", "viewer"))
 
 
 def test_an_account_linked_to_an_unknown_person_code_is_refused(session):

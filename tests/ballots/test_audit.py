@@ -33,11 +33,16 @@ def _without_triggers(engine):
             connection.exec_driver_sql("ALTER TABLE audit_entry DISABLE TRIGGER USER")
 
 
-def _tamper(engine, *statements):
+def _verify_tampered(engine, db_url, *statements) -> str:
+    """Run `statements` with the triggers off, then `trustvote audit verify`, which must fail; returns what it
+    said."""
     _without_triggers(engine)
     with engine.begin() as connection:
         for statement in statements:
             connection.execute(text(statement))
+    code, output = _verify_cli(db_url)
+    assert code == 1, output
+    return output
 
 
 def test_an_intact_chain_verifies(session, db_url):
@@ -67,9 +72,9 @@ def test_the_database_refuses_to_change_or_delete_an_entry(session, engine, stat
 
 def test_an_edited_entry_is_named(session, engine, db_url):
     _fill(session)
-    _tamper(engine, "UPDATE audit_entry SET details = '{\"name\":\"Đảng ủy xã Khác\"}' WHERE seq = 3")
-    code, output = _verify_cli(db_url)
-    assert code == 1 and "BROKEN at entry 3" in output
+    output = _verify_tampered(engine, db_url,
+                              "UPDATE audit_entry SET details = '{\"name\":\"Đảng ủy xã Khác\"}' WHERE seq = 3")
+    assert "BROKEN at entry 3" in output
 
 
 def test_an_edited_entry_whose_own_hash_was_recomputed_breaks_the_next_link(session, engine, db_url):
@@ -78,39 +83,35 @@ def test_an_edited_entry_whose_own_hash_was_recomputed_breaks_the_next_link(sess
     forged = entry_hash(seq=3, at=row.at, actor="kẻ giả mạo", action=row.action, subject=row.subject,
                         details=row.details, prev_hash=row.prev_hash)
     session.rollback()
-    _tamper(engine, f"UPDATE audit_entry SET actor = 'kẻ giả mạo', hash = '{forged}' WHERE seq = 3")
-    code, output = _verify_cli(db_url)
-    assert code == 1 and "BROKEN at entry 4" in output
+    output = _verify_tampered(engine, db_url,
+                              f"UPDATE audit_entry SET actor = 'kẻ giả mạo', hash = '{forged}' WHERE seq = 3")
+    assert "BROKEN at entry 4" in output
 
 
 def test_a_deleted_entry_is_named(session, engine, db_url):
     _fill(session)
-    _tamper(engine, "DELETE FROM audit_entry WHERE seq = 3")
-    code, output = _verify_cli(db_url)
-    assert code == 1 and "BROKEN at entry 3" in output and "missing" in output
+    output = _verify_tampered(engine, db_url, "DELETE FROM audit_entry WHERE seq = 3")
+    assert "BROKEN at entry 3" in output and "missing" in output
 
 
 def test_a_deleted_last_entry_shows_against_the_head(session, engine, db_url):
     _fill(session)
-    _tamper(engine, "DELETE FROM audit_entry WHERE seq = 6")
-    code, output = _verify_cli(db_url)
-    assert code == 1 and "BROKEN at entry 6" in output
+    output = _verify_tampered(engine, db_url, "DELETE FROM audit_entry WHERE seq = 6")
+    assert "BROKEN at entry 6" in output
 
 
 def test_reordered_entries_are_named(session, engine, db_url):
     _fill(session)
-    _tamper(engine, "UPDATE audit_entry SET seq = -1 WHERE seq = 3",
-            "UPDATE audit_entry SET seq = 3 WHERE seq = 4",
-            "UPDATE audit_entry SET seq = 4 WHERE seq = -1")
-    code, output = _verify_cli(db_url)
-    assert code == 1 and "BROKEN at entry 3" in output
+    output = _verify_tampered(engine, db_url, "UPDATE audit_entry SET seq = -1 WHERE seq = 3",
+                              "UPDATE audit_entry SET seq = 3 WHERE seq = 4",
+                              "UPDATE audit_entry SET seq = 4 WHERE seq = -1")
+    assert "BROKEN at entry 3" in output
 
 
 def test_a_changed_time_is_caught(session, engine, db_url):
     _fill(session)
-    _tamper(engine, "UPDATE audit_entry SET at = NULL WHERE seq = 5")
-    code, output = _verify_cli(db_url)
-    assert code == 1 and "BROKEN at entry 5" in output
+    output = _verify_tampered(engine, db_url, "UPDATE audit_entry SET at = NULL WHERE seq = 5")
+    assert "BROKEN at entry 5" in output
 
 
 def test_ballot_events_carry_no_time(session):

@@ -1,11 +1,11 @@
-"""Casting on a tablet, in the domain: opening and closing, the ballot shown, exactly once, turnout, throttling."""
+"""Casting on a tablet, in the domain: opening and closing, the ballot shown, exactly once, throttling."""
 
 import datetime as dt
 
 import pytest
 from sqlalchemy import func, select
 
-from ballots import casting, issuing, rounds, tokens
+from ballots import casting, guessing, tokens
 from ballots.errors import (
     BallotAlreadyUsed,
     BallotVoided,
@@ -14,20 +14,23 @@ from ballots.errors import (
     InvalidMarks,
     KioskThrottled,
     RoundNotOpen,
+    UnknownBallot,
     WrongRound,
 )
-from ballots.issuing import UnknownBallot
 from ballots.models import AuditEntry, Ballot, Token
+from tests.factories import make_round
 
 
 @pytest.fixture
 def issued(session, world):
-    round_ = rounds.create_round(session, conference=world.conference, title="Lấy phiếu tín nhiệm BCH",
-                                 convened=10, present=10, actor="test")
-    rounds.set_board(session, round_, [world.accounts["teller"].id], actor="test")
-    secrets = issuing.issue_ballots(session, round_, count=5, actor="teller").secrets
-    session.commit()
-    return round_, [tokens.code_of(secret) for secret in secrets]
+    built = make_round(session, world, until="issued", issue=5)
+    return built.round, built.codes
+
+
+@pytest.fixture
+def voting(session, world):
+    built = make_round(session, world, until="open", issue=5)
+    return built.round, built.codes
 
 
 def _cast(session, code, marks=b"\x01\x02\x03\x00", submission="s" * 16, **kwargs):
@@ -35,7 +38,7 @@ def _cast(session, code, marks=b"\x01\x02\x03\x00", submission="s" * 16, **kwarg
 
 
 def test_a_round_opens_only_once_its_ballots_are_issued(session, world, issued):
-    draft = rounds.create_round(session, conference=world.conference, title="Vòng khác", actor="test")
+    draft = make_round(session, world, title="Vòng khác", board=()).round
     with pytest.raises(Conflict):
         casting.open_voting(session, draft, actor="test")
     round_, _codes = issued
@@ -55,9 +58,8 @@ def test_a_ballot_shows_its_round_and_candidates_only_while_voting_is_open(sessi
     assert view.invalid_mark_policy == "ballot" and view.committee == "Đảng ủy xã Yên Bình"
 
 
-def test_a_cast_spends_the_token_and_stores_an_anonymous_ballot(session, issued):
-    round_, codes = issued
-    casting.open_voting(session, round_, actor="test")
+def test_a_cast_spends_the_token_and_stores_an_anonymous_ballot(session, voting):
+    round_, codes = voting
     assert _cast(session, codes[0]) == casting.RECORDED
     ballot = session.scalars(select(Ballot)).one()
     assert ballot.marks == b"\x01\x02\x03\x00" and len(ballot.id) == 16 and ballot.round_id == round_.id
@@ -65,28 +67,24 @@ def test_a_cast_spends_the_token_and_stores_an_anonymous_ballot(session, issued)
     assert (entry.action, entry.at, entry.details) == ("ballot.cast", None, "{}")
 
 
-def test_a_retry_of_the_same_submission_is_already_recorded_and_adds_nothing(session, issued):
-    round_, codes = issued
-    casting.open_voting(session, round_, actor="test")
+def test_a_retry_of_the_same_submission_is_already_recorded_and_adds_nothing(session, voting):
+    _round, codes = voting
     _cast(session, codes[0], submission="retry-0123456789")
     session.commit()
     assert _cast(session, codes[0], submission="retry-0123456789") == casting.ALREADY_RECORDED
     assert session.scalar(select(func.count()).select_from(Ballot)) == 1
 
 
-def test_another_submission_with_a_spent_token_is_refused(session, issued):
-    round_, codes = issued
-    casting.open_voting(session, round_, actor="test")
+def test_another_submission_with_a_spent_token_is_refused(session, voting):
+    _round, codes = voting
     _cast(session, codes[0], submission="first-0123456789")
     with pytest.raises(BallotAlreadyUsed):
         _cast(session, codes[0], submission="second-012345678")
 
 
-def test_refusals_say_which_and_write_nothing(session, world, issued):
-    round_, codes = issued
-    casting.open_voting(session, round_, actor="test")
-    issuing.void_ballot(session, round_, code=codes[1], reason="mất phiếu", actor="test")
-    session.commit()
+def test_refusals_say_which_and_write_nothing(session, world):
+    built = make_round(session, world, until="open", issue=5, void=[1])
+    round_, codes = built.round, built.codes
     before = (session.scalar(select(func.count()).select_from(Ballot)),
               session.scalar(select(func.count()).select_from(AuditEntry)))
     cases = [
@@ -108,9 +106,8 @@ def test_refusals_say_which_and_write_nothing(session, world, issued):
         tokens.secret_of(codes[2])))) == "issued"
 
 
-def test_after_closing_no_ballot_is_taken_but_a_retry_still_hears_the_truth(session, issued):
-    round_, codes = issued
-    casting.open_voting(session, round_, actor="test")
+def test_after_closing_no_ballot_is_taken_but_a_retry_still_hears_the_truth(session, voting):
+    round_, codes = voting
     _cast(session, codes[0], submission="before-close-0001")
     casting.close_voting(session, round_, actor="test")
     session.commit()
@@ -132,20 +129,11 @@ def test_bad_marks_are_refused(marks):
         casting.parse_marks(marks)
 
 
-def test_turnout_counts_issued_cast_and_remaining(session, issued):
-    round_, codes = issued
-    casting.open_voting(session, round_, actor="test")
-    issuing.void_ballot(session, round_, code=codes[4], reason="hỏng", actor="test")
-    _cast(session, codes[0])
-    # 5 printed, 1 voided: 4 issued; 1 cast, 3 remaining
-    assert casting.turnout(session, round_) == casting.Turnout(issued=4, cast=1, remaining=3)
-
-
 def test_guessing_is_throttled_per_tablet_without_holding_up_the_others(session):
     now = dt.datetime(2026, 12, 5, 8, 0, tzinfo=dt.timezone.utc)
-    for _ in range(casting.MAX_FAILURES_PER_TABLET):
-        casting.record_guess(session, tablet="tablet:a", address="10.0.0.2", now=now)
+    for _ in range(guessing.MAX_FAILURES_PER_TABLET):
+        guessing.record(session, tablet="tablet:a", address="10.0.0.2", now=now)
     with pytest.raises(KioskThrottled):
-        casting.check_guessing(session, tablet="tablet:a", address="10.0.0.2", now=now)
-    casting.check_guessing(session, tablet="tablet:b", address="10.0.0.2", now=now)  # same address, other tablet
-    casting.check_guessing(session, tablet="tablet:a", address="10.0.0.2", now=now + casting.FAILURE_WINDOW * 2)
+        guessing.check(session, tablet="tablet:a", address="10.0.0.2", now=now)
+    guessing.check(session, tablet="tablet:b", address="10.0.0.2", now=now)  # same address, other tablet
+    guessing.check(session, tablet="tablet:a", address="10.0.0.2", now=now + guessing.FAILURE_WINDOW * 2)

@@ -7,7 +7,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
-from ballots import audit, casting, counting, issuing, rounds, signing, tokens
+from ballots import audit, casting, counting, paper_entry, rounds, sealing, signing, tokens
 from ballots.errors import (
     AlreadyApproved,
     AnomalyNotRuled,
@@ -21,34 +21,30 @@ from ballots.errors import (
     SheetsUnsettled,
 )
 from ballots.models import Approval, AuditEntry, PaperEntry, Result, SetAside
+from tests.factories import TELLERS, make_round
 
 KEY = Ed25519PrivateKey.generate()
+
+
+TABLET = (b"\x01\x01\x03\x02", b"\x01\x02\x03\x02", b"\x02\x03\x03\x01")
 
 
 @pytest.fixture
 def counting_round(session, world):
     """A round of 4 candidates, 10 present, 8 ballots issued: 3 cast on tablets, then voting closed."""
-    round_ = rounds.create_round(session, conference=world.conference, title="Lấy phiếu tín nhiệm BCH",
-                                 convened=10, present=10, actor="test")
-    rounds.set_board(session, round_, [world.accounts["teller"].id, world.accounts["teller2"].id], actor="test")
-    codes = [tokens.code_of(s) for s in issuing.issue_ballots(session, round_, count=8, actor="teller").secrets]
-    casting.open_voting(session, round_, actor="test")
-    for index, marks in enumerate((b"\x01\x01\x03\x02", b"\x01\x02\x03\x02", b"\x02\x03\x03\x01")):
-        casting.cast_ballot(session, code=codes[index], marks=marks, submission=f"submission-{index:08d}")
-    casting.close_voting(session, round_, actor="test")
-    session.commit()
-    return round_, codes
+    built = make_round(session, world, until="closed", board=TELLERS, issue=8, tablet=TABLET)
+    return built.round, built.codes
 
 
 def _enter(session, world, round_, code, marks="1231", who=("teller", "teller2"), **kwargs):
-    return [counting.enter_sheet(session, round_, teller=world.accounts[name], code=code, marks=marks, **kwargs)
+    return [paper_entry.enter_sheet(session, round_, teller=world.accounts[name], code=code, marks=marks, **kwargs)
             for name in who]
 
 
 def test_a_paper_sheet_counts_only_once_two_tellers_entries_agree(session, world, counting_round):
     round_, codes = counting_round
     first, second = _enter(session, world, round_, codes[3])
-    assert (first.outcome, first.status, second.status) == ("entered", counting.INCOMPLETE, counting.AGREED)
+    assert (first.outcome, first.status, second.status) == ("entered", paper_entry.INCOMPLETE, paper_entry.AGREED)
     count = counting.count_of(session, round_).tally
     # 3 tablet ballots + 1 paper sheet collected of 8 issued: 4 not collected
     assert (count.issued, count.collected, count.valid, count.not_collected) == (8, 4, 4, 4)
@@ -67,14 +63,14 @@ def test_a_sheet_entered_by_one_teller_only_is_not_counted_and_blocks_the_count(
 
 def test_disagreeing_entries_wait_for_the_boards_ruling_which_is_recorded_with_who_ruled(session, world, counting_round):
     round_, codes = counting_round
-    counting.enter_sheet(session, round_, teller=world.accounts["teller"], code=codes[3], marks="1231")
-    entered = counting.enter_sheet(session, round_, teller=world.accounts["teller2"], code=codes[3], marks="1233")
-    assert entered.status == counting.DISAGREE
+    paper_entry.enter_sheet(session, round_, teller=world.accounts["teller"], code=codes[3], marks="1231")
+    entered = paper_entry.enter_sheet(session, round_, teller=world.accounts["teller2"], code=codes[3], marks="1233")
+    assert entered.status == paper_entry.DISAGREE
     with pytest.raises(SheetsUnsettled):
         counting.count_round(session, round_, account=world.accounts["teller"])
-    counting.rule_sheet(session, round_, sheet=entered.sheet, account=world.accounts["teller2"], marks="1233")
-    state = counting.sheet_state(session, round_, entered.sheet)
-    assert state.status == counting.RULED and state.ruling.ruled_by == world.accounts["teller2"].id
+    paper_entry.rule_sheet(session, round_, sheet=entered.sheet, account=world.accounts["teller2"], marks="1233")
+    state = paper_entry.sheet_state(session, round_, entered.sheet)
+    assert state.status == paper_entry.RULED and state.ruling.ruled_by == world.accounts["teller2"].id
     assert state.content == (b"\x01\x02\x03\x03", "")
     tally = counting.count_round(session, round_, account=world.accounts["teller"])
     assert tally.collected == 4 and tally.candidates[3].low == 1 and round_.state == "counted"
@@ -85,15 +81,15 @@ def test_an_agreed_sheet_cannot_be_ruled_on(session, world, counting_round):
     round_, codes = counting_round
     entered, _ = _enter(session, world, round_, codes[3])
     with pytest.raises(Conflict):
-        counting.rule_sheet(session, round_, sheet=entered.sheet, account=world.accounts["teller"], marks="1111")
+        paper_entry.rule_sheet(session, round_, sheet=entered.sheet, account=world.accounts["teller"], marks="1111")
 
 
 def test_a_sheet_already_used_on_a_tablet_is_set_aside_and_not_collected(session, world, counting_round):
     round_, codes = counting_round
     first, second = _enter(session, world, round_, codes[0])
-    assert (first.outcome, first.set_aside, second.set_aside) == ("set_aside", counting.TABLET, counting.TABLET)
+    assert (first.outcome, first.set_aside, second.set_aside) == ("set_aside", paper_entry.TABLET, paper_entry.TABLET)
     assert counting.count_of(session, round_).tally.collected == 3  # the 3 tablet ballots, not 4
-    assert counting.set_aside_count(session, round_) == 1
+    assert paper_entry.set_aside_count(session, round_) == 1
     assert session.scalar(select(func.count()).select_from(PaperEntry)) == 0
 
 
@@ -101,44 +97,41 @@ def test_a_copy_entered_again_by_the_same_teller_is_set_aside_but_a_correction_r
         session, world, counting_round):
     round_, codes = counting_round
     teller = world.accounts["teller"]
-    counting.enter_sheet(session, round_, teller=teller, code=codes[3], marks="1231")
-    again = counting.enter_sheet(session, round_, teller=teller, code=codes[3], marks="1231")
-    assert (again.outcome, again.set_aside) == ("set_aside", counting.AGAIN)
-    corrected = counting.enter_sheet(session, round_, teller=teller, code=codes[3], marks="3333", correct=True)
+    paper_entry.enter_sheet(session, round_, teller=teller, code=codes[3], marks="1231")
+    again = paper_entry.enter_sheet(session, round_, teller=teller, code=codes[3], marks="1231")
+    assert (again.outcome, again.set_aside) == ("set_aside", paper_entry.AGAIN)
+    corrected = paper_entry.enter_sheet(session, round_, teller=teller, code=codes[3], marks="3333", correct=True)
     assert corrected.outcome == "corrected"
     assert session.scalars(select(PaperEntry.marks)).one() == b"\x03\x03\x03\x03"
     with pytest.raises(InvalidInput):
-        counting.enter_sheet(session, round_, teller=teller, code=codes[4], marks="1231", correct=True)
+        paper_entry.enter_sheet(session, round_, teller=teller, code=codes[4], marks="1231", correct=True)
 
 
 def test_an_unknown_code_or_a_sheet_without_code_is_collected_but_invalid_as_not_issued(session, world, counting_round):
     round_, codes = counting_round
     stranger = tokens.code_of(tokens.new_secret())
     _, entered = _enter(session, world, round_, stranger, marks="")
-    assert entered.sheet.startswith("x") and entered.flaws == "not_issued" and entered.status == counting.AGREED
+    assert entered.sheet.startswith("x") and entered.flaws == "not_issued" and entered.status == paper_entry.AGREED
     _, nocode = _enter(session, world, round_, "", marks="")
-    assert nocode.sheet == "n1" and nocode.status == counting.AGREED
+    assert nocode.sheet == "n1" and nocode.status == paper_entry.AGREED
     tally = counting.count_of(session, round_).tally
     assert (tally.collected, tally.valid, tally.invalid, tally.invalid_reasons) == (5, 3, 2, {"not_issued": 2})
 
 
 def test_a_ballot_of_another_round_is_not_issued_by_this_board(session, world, counting_round):
     round_, _codes = counting_round
-    other = rounds.create_round(session, conference=world.conference, title="Vòng khác", convened=10, present=10,
-                                actor="test")
-    rounds.set_board(session, other, [world.accounts["teller"].id], actor="test")
-    code = tokens.code_of(issuing.issue_ballots(session, other, count=1, actor="teller").secrets[0])
+    code = make_round(session, world, until="issued", title="Vòng khác", issue=1).codes[0]
     entered, _ = _enter(session, world, round_, code, marks="")
     assert entered.flaws == "not_issued"
 
 
 def test_whole_sheet_flaws_agree_whatever_marks_were_keyed(session, world, counting_round):
     round_, codes = counting_round
-    counting.enter_sheet(session, round_, teller=world.accounts["teller"], code=codes[3], marks="1231",
+    paper_entry.enter_sheet(session, round_, teller=world.accounts["teller"], code=codes[3], marks="1231",
                          flaws=["crossed_out"])
-    entered = counting.enter_sheet(session, round_, teller=world.accounts["teller2"], code=codes[3], marks="",
+    entered = paper_entry.enter_sheet(session, round_, teller=world.accounts["teller2"], code=codes[3], marks="",
                                    flaws=["crossed_out"])
-    assert entered.status == counting.AGREED
+    assert entered.status == paper_entry.AGREED
     assert counting.count_of(session, round_).tally.invalid_reasons == {"crossed_out": 1}
 
 
@@ -148,11 +141,11 @@ def test_malformed_paper_entries_are_refused_and_nothing_is_written(session, wor
     before = session.scalar(select(func.count()).select_from(AuditEntry))
     for marks in ("123", "12345", "12a1", "1 2 3 1", "１２３１"):
         with pytest.raises(PaperMarksInvalid):
-            counting.enter_sheet(session, round_, teller=teller, code=codes[3], marks=marks)
+            paper_entry.enter_sheet(session, round_, teller=teller, code=codes[3], marks=marks)
     with pytest.raises(InvalidInput):
-        counting.enter_sheet(session, round_, teller=teller, code=codes[3], marks="1231", flaws=["coffee_stain"])
+        paper_entry.enter_sheet(session, round_, teller=teller, code=codes[3], marks="1231", flaws=["coffee_stain"])
     with pytest.raises(InvalidInput):  # a typo in the code
-        counting.enter_sheet(session, round_, teller=teller, code=codes[3][:-1] + "0", marks="1231")
+        paper_entry.enter_sheet(session, round_, teller=teller, code=codes[3][:-1] + "0", marks="1231")
     session.rollback()
     assert session.scalar(select(func.count()).select_from(PaperEntry)) == 0
     assert session.scalar(select(func.count()).select_from(AuditEntry)) == before
@@ -161,17 +154,17 @@ def test_malformed_paper_entries_are_refused_and_nothing_is_written(session, wor
 def test_only_the_board_enters_and_only_in_a_closed_round(session, world, counting_round):
     round_, codes = counting_round
     with pytest.raises(NotOnBoard):
-        counting.enter_sheet(session, round_, teller=world.accounts["organizer"], code=codes[3], marks="1231")
+        paper_entry.enter_sheet(session, round_, teller=world.accounts["organizer"], code=codes[3], marks="1231")
     round_.state = "open"
     with pytest.raises(NotCountingNow):
-        counting.enter_sheet(session, round_, teller=world.accounts["teller"], code=codes[3], marks="1231")
+        paper_entry.enter_sheet(session, round_, teller=world.accounts["teller"], code=codes[3], marks="1231")
 
 
 def _sealed(session, world, round_, codes):
     _enter(session, world, round_, codes[3])
     counting.count_round(session, round_, account=world.accounts["teller"])
-    assert counting.approve(session, round_, account=world.accounts["teller"], key=KEY) is False
-    assert counting.approve(session, round_, account=world.accounts["teller2"], key=KEY) is True
+    assert sealing.approve(session, round_, account=world.accounts["teller"], key=KEY) is False
+    assert sealing.approve(session, round_, account=world.accounts["teller2"], key=KEY) is True
     session.commit()
     return session.get(Result, round_.id)
 
@@ -188,7 +181,7 @@ def test_two_approvals_of_a_board_of_two_seal_a_signed_result(session, world, co
     seal = session.scalars(select(AuditEntry).where(AuditEntry.action == "round.seal")).one()
     assert json.loads(seal.details)["result_sha256"] == result.digest
     assert doc["audit_head"]["seq"] == seal.seq - 1
-    assert counting.verify_sealed(session, signing.public_bytes(KEY)) == []
+    assert sealing.verify_sealed(session, signing.public_bytes(KEY)) == []
     assert audit.verify(session).ok
 
 
@@ -196,13 +189,13 @@ def test_approving_twice_or_without_a_seat_on_the_board_is_refused(session, worl
     round_, codes = counting_round
     _enter(session, world, round_, codes[3])
     with pytest.raises(NotCounted):
-        counting.approve(session, round_, account=world.accounts["teller"], key=KEY)
+        sealing.approve(session, round_, account=world.accounts["teller"], key=KEY)
     counting.count_round(session, round_, account=world.accounts["teller"])
-    counting.approve(session, round_, account=world.accounts["teller"], key=KEY)
+    sealing.approve(session, round_, account=world.accounts["teller"], key=KEY)
     with pytest.raises(AlreadyApproved):
-        counting.approve(session, round_, account=world.accounts["teller"], key=KEY)
+        sealing.approve(session, round_, account=world.accounts["teller"], key=KEY)
     with pytest.raises(NotOnBoard):
-        counting.approve(session, round_, account=world.accounts["viewer"], key=KEY)
+        sealing.approve(session, round_, account=world.accounts["viewer"], key=KEY)
     assert session.scalar(select(func.count()).select_from(Approval)) == 1 and round_.state == "counted"
 
 
@@ -210,7 +203,7 @@ def test_reopening_the_count_withdraws_the_approvals(session, world, counting_ro
     round_, codes = counting_round
     _enter(session, world, round_, codes[3])
     counting.count_round(session, round_, account=world.accounts["teller"])
-    counting.approve(session, round_, account=world.accounts["teller"], key=KEY)
+    sealing.approve(session, round_, account=world.accounts["teller"], key=KEY)
     counting.reopen_count(session, round_, account=world.accounts["teller2"])
     assert round_.state == "closed" and session.scalar(select(func.count()).select_from(Approval)) == 0
 
@@ -224,11 +217,11 @@ def test_more_sheets_than_issued_is_an_anomaly_the_board_rules_on_before_approvi
     tally = counting.count_round(session, round_, account=world.accounts["teller"])
     assert tally.collected == 10 and tally.anomalies == ("collected_exceeds_issued",)
     with pytest.raises(AnomalyNotRuled):
-        counting.approve(session, round_, account=world.accounts["teller"], key=KEY)
+        sealing.approve(session, round_, account=world.accounts["teller"], key=KEY)
     counting.rule_anomaly(session, round_, account=world.accounts["teller"],
                           ruling="Hai phiếu lạ bị loại; số phiếu hợp lệ không vượt số phát ra.")
-    counting.approve(session, round_, account=world.accounts["teller"], key=KEY)
-    counting.approve(session, round_, account=world.accounts["teller2"], key=KEY)
+    sealing.approve(session, round_, account=world.accounts["teller"], key=KEY)
+    sealing.approve(session, round_, account=world.accounts["teller2"], key=KEY)
     doc = json.loads(session.get(Result, round_.id).document)
     assert doc["rulings"]["anomaly"].startswith("Hai phiếu lạ") and doc["anomalies"] == ["collected_exceeds_issued"]
 
@@ -238,11 +231,11 @@ def test_after_the_seal_the_domain_refuses_every_change_and_nothing_changes(sess
     _sealed(session, world, round_, codes)
     before = session.scalar(select(func.count()).select_from(AuditEntry))
     attempts = [
-        lambda: counting.enter_sheet(session, round_, teller=world.accounts["teller"], code=codes[4], marks="1111"),
-        lambda: counting.rule_sheet(session, round_, sheet="t1", account=world.accounts["teller"], marks="1111"),
+        lambda: paper_entry.enter_sheet(session, round_, teller=world.accounts["teller"], code=codes[4], marks="1111"),
+        lambda: paper_entry.rule_sheet(session, round_, sheet="t1", account=world.accounts["teller"], marks="1111"),
         lambda: counting.count_round(session, round_, account=world.accounts["teller"]),
         lambda: counting.reopen_count(session, round_, account=world.accounts["teller"]),
-        lambda: counting.approve(session, round_, account=world.accounts["teller"], key=KEY),
+        lambda: sealing.approve(session, round_, account=world.accounts["teller"], key=KEY),
         lambda: counting.rule_anomaly(session, round_, account=world.accounts["teller"], ruling="x"),
     ]
     for attempt in attempts:
@@ -258,7 +251,7 @@ def test_after_the_seal_the_domain_refuses_every_change_and_nothing_changes(sess
 def test_the_sealed_export_recounts_to_the_sealed_result(session, world, counting_round):
     round_, codes = counting_round
     result = _sealed(session, world, round_, codes)
-    export = counting.sealed_export(session, round_)
+    export = sealing.sealed_export(session, round_, actor="teller")
     assert export["format"] == "trustvote.ballots/1" and len(export["ballots"]) == 4
     assert export["ballots"] == sorted(export["ballots"])
     lines = "".join(line + "\n" for line in export["ballots"]).encode()
@@ -266,8 +259,7 @@ def test_the_sealed_export_recounts_to_the_sealed_result(session, world, countin
 
 
 def test_a_round_may_ask_for_fewer_approvals_than_a_majority_but_never_more_than_its_board(session, world):
-    round_ = rounds.create_round(session, conference=world.conference, title="Vòng một người duyệt",
-                                 convened=10, present=10, actor="test")
+    round_ = make_round(session, world, board=()).round
     board = [world.accounts["teller"].id, world.accounts["teller2"].id]
     with pytest.raises(InvalidInput):
         rounds.set_board(session, round_, board, approvals_required=3, actor="test")
@@ -277,10 +269,8 @@ def test_a_round_may_ask_for_fewer_approvals_than_a_majority_but_never_more_than
     assert round_.approvals_needed == 2  # more than half of 2
 
 
-def test_one_approval_seals_when_the_round_asks_for_one(session, world, counting_round):
-    round_, codes = counting_round
-    round_.approvals_required = 1  # set in draft through rounds.set_board; the fixture's round is past draft
-    _enter(session, world, round_, codes[3])
-    counting.count_round(session, round_, account=world.accounts["teller"])
-    assert counting.approve(session, round_, account=world.accounts["teller"], key=KEY) is True
+def test_one_approval_seals_when_the_round_asks_for_one(session, world):
+    round_ = make_round(session, world, until="counted", board=TELLERS, approvals_required=1, issue=8,
+                        tablet=TABLET, paper=[(3, "1231")]).round
+    assert sealing.approve(session, round_, account=world.accounts["teller"], key=KEY) is True
     assert round_.state == "sealed"

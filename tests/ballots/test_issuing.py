@@ -5,18 +5,13 @@ dump of the whole database for every secret in every form it could be written in
 """
 
 import base64
-import contextlib
 import hashlib
 import json
-import os
-import sqlite3
-import subprocess
-from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, select
 
-from ballots import issuing, rounds, tokens
+from ballots import accounting, issuing, rounds, tokens
 from ballots.errors import (
     BallotNotVoidable,
     InvalidInput,
@@ -26,16 +21,15 @@ from ballots.errors import (
     UnknownBallot,
 )
 from ballots.models import AuditEntry, IssueBatch, Token
+from tests.dumps import database_dump
+from tests.factories import make_round
 
 REASON = "Phiếu bị rách khi phát"
 
 
-def _round(session, world, *, title="Lấy phiếu tín nhiệm Ban Chấp hành", board=True, **numbers):
-    round_ = rounds.create_round(session, conference=world.conference, title=title, actor="test",
-                                 **{"convened": 30, "present": 28, **numbers})
-    if board:
-        rounds.set_board(session, round_, [world.accounts["teller"].id], actor="test")
-    return round_
+def _round(session, world, **kwargs):
+    """A draft round of the commune with its board, 30 convened and 28 present unless told otherwise."""
+    return make_round(session, world, **{"convened": 30, "present": 28, **kwargs}).round
 
 
 def _count(session, model):
@@ -47,6 +41,16 @@ def _snapshot(session, round_):
     session.flush()
     return {"tokens": _count(session, Token), "batches": _count(session, IssueBatch), "state": round_.state,
             "commitment": round_.commitment, "audit": _count(session, AuditEntry)}
+
+
+def _issue_refused(session, round_, error, *, count=28, paper="A4"):
+    """Issue `count` ballots, which is refused with `error`, and nothing changes (see _snapshot). Returns the
+    refusal."""
+    before = _snapshot(session, round_)
+    with pytest.raises(error) as refused:
+        issuing.issue_ballots(session, round_, count=count, paper=paper, actor="teller")
+    assert _snapshot(session, round_) == before
+    return refused.value
 
 
 def _tokens(session):
@@ -65,6 +69,16 @@ def _last_audit(session):
 
 def _grouped(secret):
     return tokens.grouped(tokens.code_of(secret))
+
+
+def _void_refused(session, round_, code, error, *, reason=REASON):
+    """Void `code`, which is refused with `error`, and nothing changes: no token, no reason, no audit entry.
+    Returns the refusal."""
+    states, audit_before = _tokens(session), _count(session, AuditEntry)
+    with pytest.raises(error) as refused:
+        issuing.void_ballot(session, round_, code=code, reason=reason, actor="teller")
+    assert _tokens(session) == states and _count(session, AuditEntry) == audit_before
+    return refused.value
 
 
 # --- issuing -------------------------------------------------------------------------------------------------
@@ -129,8 +143,7 @@ def test_an_issue_appends_one_audit_entry_with_the_count_and_both_commitments(se
 
 
 def test_spares_are_issued_later_within_present_plus_spares_and_the_round_commitment_covers_both(session, world):
-    round_ = _round(session, world)
-    rounds.set_numbers(session, round_, convened=30, present=28, spares=2, actor="test")
+    round_ = _round(session, world, spares=2)
     first = issuing.issue_ballots(session, round_, count=28, actor="teller")
     after_first = round_.commitment
     round_.state = "open"  # spares may still be issued while the vote is open
@@ -155,101 +168,75 @@ def test_exactly_two_thirds_present_meets_the_quorum(session, world):
 def test_less_than_two_thirds_present_is_refused_and_nothing_changes(session, world):
     # 19 of 30: 3 * 19 = 57 < 2 * 30 = 60
     round_ = _round(session, world, convened=30, present=19)
-    before = _snapshot(session, round_)
-    with pytest.raises(QuorumNotMet) as refused:
-        issuing.issue_ballots(session, round_, count=19, actor="teller")
-    assert refused.value.params == {"present": 19, "convened": 30}
-    assert str(refused.value) == ("The vote cannot proceed: 19 present of 30 convened is less than two thirds.")
-    assert refused.value.status == 409
-    assert _snapshot(session, round_) == before and before["state"] == "draft" and before["tokens"] == 0
+    refused = _issue_refused(session, round_, QuorumNotMet, count=19)
+    assert refused.params == {"present": 19, "convened": 30}
+    assert str(refused) == ("The vote cannot proceed: 19 present of 30 convened is less than two thirds.")
+    assert refused.status == 409
+    assert round_.state == "draft" and _count(session, Token) == 0
 
 
 def test_more_than_present_plus_spares_is_refused_and_nothing_changes(session, world):
-    round_ = _round(session, world)
-    rounds.set_numbers(session, round_, convened=30, present=28, spares=2, actor="test")
+    round_ = _round(session, world, spares=2)
     issuing.issue_ballots(session, round_, count=28, actor="teller")
-    before = _snapshot(session, round_)
     # 28 live + 3 = 31 > 28 present + 2 spares = 30
-    with pytest.raises(TooManyBallots) as refused:
-        issuing.issue_ballots(session, round_, count=3, actor="teller")
-    assert refused.value.params == {"count": 3, "total": 31, "present": 28, "spares": 2}
-    assert str(refused.value) == ("Issuing 3 more ballots would make 31, more than the 28 present plus 2 spares "
-                                  "declared.")
-    assert _snapshot(session, round_) == before and before["tokens"] == 28 and before["batches"] == 1
+    refused = _issue_refused(session, round_, TooManyBallots, count=3)
+    assert refused.params == {"count": 3, "total": 31, "present": 28, "spares": 2}
+    assert str(refused) == ("Issuing 3 more ballots would make 31, more than the 28 present plus 2 spares "
+                            "declared.")
+    assert _count(session, Token) == 28 and _count(session, IssueBatch) == 1
 
 
 def test_a_first_issue_above_the_number_present_is_refused(session, world):
     round_ = _round(session, world)
-    before = _snapshot(session, round_)
     # no spares declared: 29 > 28 + 0
-    with pytest.raises(TooManyBallots) as refused:
-        issuing.issue_ballots(session, round_, count=29, actor="teller")
-    assert refused.value.params == {"count": 29, "total": 29, "present": 28, "spares": 0}
-    assert _snapshot(session, round_) == before
+    refused = _issue_refused(session, round_, TooManyBallots, count=29)
+    assert refused.params == {"count": 29, "total": 29, "present": 28, "spares": 0}
 
 
 def test_a_batch_of_zero_a_negative_count_or_more_than_the_maximum_is_refused(session, world):
-    round_ = _round(session, world, convened=6000, present=5500)
-    rounds.set_numbers(session, round_, convened=6000, present=5500, spares=100, actor="test")
-    before = _snapshot(session, round_)
+    round_ = _round(session, world, convened=6000, present=5500, spares=100)
     # even with room for 5,600 ballots, one batch holds at most MAX_BATCH = 5,000
     for count in (0, -1, -28, issuing.MAX_BATCH + 1):
-        with pytest.raises(InvalidInput) as refused:
-            issuing.issue_ballots(session, round_, count=count, actor="teller")
-        assert type(refused.value) is InvalidInput
-        assert refused.value.params == {"max": 5000}
-        assert str(refused.value) == "Issue between 1 and 5000 ballots at a time."
-        assert _snapshot(session, round_) == before
+        refused = _issue_refused(session, round_, InvalidInput, count=count)
+        assert type(refused) is InvalidInput
+        assert refused.params == {"max": 5000}
+        assert str(refused) == "Issue between 1 and 5000 ballots at a time."
 
 
 def test_a_round_without_a_counting_board_cannot_issue(session, world):
-    round_ = _round(session, world, board=False)
-    before = _snapshot(session, round_)
-    with pytest.raises(InvalidInput) as refused:
-        issuing.issue_ballots(session, round_, count=28, actor="teller")
-    assert str(refused.value) == "The round has no counting board: name it before issuing ballots."
-    assert _snapshot(session, round_) == before
+    round_ = _round(session, world, board=())
+    refused = _issue_refused(session, round_, InvalidInput)
+    assert str(refused) == "The round has no counting board: name it before issuing ballots."
 
 
 def test_a_round_without_candidates_cannot_issue(session, world):
     round_ = _round(session, world)
     rounds.set_candidates(session, round_, [], actor="test")
-    before = _snapshot(session, round_)
-    with pytest.raises(InvalidInput) as refused:
-        issuing.issue_ballots(session, round_, count=28, actor="teller")
-    assert str(refused.value) == "The round has no candidate to print on its ballots."
-    assert _snapshot(session, round_) == before
+    refused = _issue_refused(session, round_, InvalidInput)
+    assert str(refused) == "The round has no candidate to print on its ballots."
 
 
 def test_an_unknown_paper_size_is_refused(session, world):
     round_ = _round(session, world)
-    before = _snapshot(session, round_)
     for paper in ("A3", "a4", "Letter", ""):
-        with pytest.raises(InvalidInput) as refused:
-            issuing.issue_ballots(session, round_, count=28, paper=paper, actor="teller")
-        assert refused.value.params == {"value": paper}
-        assert str(refused.value) == f"Unknown paper size: {paper}."
-    assert _snapshot(session, round_) == before
+        refused = _issue_refused(session, round_, InvalidInput, paper=paper)
+        assert refused.params == {"value": paper}
+        assert str(refused) == f"Unknown paper size: {paper}."
 
 
 def test_a_closed_round_cannot_issue(session, world):
-    round_ = _round(session, world)
-    issuing.issue_ballots(session, round_, count=20, actor="teller")
-    round_.state = "closed"
-    before = _snapshot(session, round_)
-    with pytest.raises(IssuingClosed) as refused:
-        issuing.issue_ballots(session, round_, count=1, actor="teller")
-    assert refused.value.params == {"state": "closed"} and refused.value.status == 409
-    assert str(refused.value) == "Ballots can no longer be issued or voided for this round: it is closed."
-    assert _snapshot(session, round_) == before
+    round_ = make_round(session, world, until="closed", convened=30, present=28, issue=20).round
+    refused = _issue_refused(session, round_, IssuingClosed, count=1)
+    assert refused.params == {"state": "closed"} and refused.status == 409
+    assert str(refused) == "Ballots can no longer be issued or voided for this round: it is closed."
 
 
 # --- voiding -------------------------------------------------------------------------------------------------
 
 
 def test_a_ballot_is_voided_by_its_grouped_code_its_lower_case_code_or_its_whole_qr_payload(session, world):
-    round_ = _round(session, world)
-    issued = issuing.issue_ballots(session, round_, count=5, actor="teller")
+    issued = make_round(session, world, until="issued", issue=5)
+    round_ = issued.round
     first, second, third = issued.secrets[:3]
     forms = [_grouped(first), tokens.code_of(second).lower(), tokens.qr_payload("https://bau.example.vn", third)]
     for secret, code in zip((first, second, third), forms):
@@ -260,8 +247,8 @@ def test_a_ballot_is_voided_by_its_grouped_code_its_lower_case_code_or_its_whole
 
 
 def test_the_void_reason_is_kept_with_its_spaces_tidied(session, world):
-    round_ = _round(session, world)
-    secret = issuing.issue_ballots(session, round_, count=1, actor="teller").secrets[0]
+    built = make_round(session, world, until="issued", issue=1)
+    round_, secret = built.round, built.secrets[0]
     issuing.void_ballot(session, round_, code=_grouped(secret), reason="  Đại biểu   làm mất\tphiếu ",
                         actor="teller")
     assert session.scalar(select(Token.void_reason)) == "Đại biểu làm mất phiếu"
@@ -273,17 +260,17 @@ def test_voiding_frees_room_for_a_replacement(session, world):
     with pytest.raises(TooManyBallots):  # 28 live + 1 > 28 present
         issuing.issue_ballots(session, round_, count=1, actor="teller")
     issuing.void_ballot(session, round_, code=_grouped(issued.secrets[0]), reason=REASON, actor="teller")
-    assert issuing.live_count(session, round_) == 27  # the void one no longer counts
+    assert accounting.live_count(session, round_) == 27  # the void one no longer counts
     replacement = issuing.issue_ballots(session, round_, count=1, actor="teller")  # 27 + 1 = 28
-    assert issuing.live_count(session, round_) == 28 and _count(session, Token) == 29
+    assert accounting.live_count(session, round_) == 28 and _count(session, Token) == 29
     # the round's commitment covers every token, the void one too: 29 hashes
     assert round_.commitment == tokens.commitment(
         tokens.hash_secret(s) for s in issued.secrets + replacement.secrets)
 
 
 def test_a_typo_in_the_code_is_refused_before_any_lookup(session, world):
-    round_ = _round(session, world)
-    secret = issuing.issue_ballots(session, round_, count=3, actor="teller").secrets[0]
+    built = make_round(session, world, until="issued", issue=3)
+    round_, secret = built.round, built.secrets[0]
     code = tokens.code_of(secret)
     typo = code[:5] + ("X" if code[5] != "X" else "Y") + code[6:]
     session.flush()
@@ -309,78 +296,46 @@ def test_a_typo_in_the_code_is_refused_before_any_lookup(session, world):
 
 
 def test_an_unknown_well_formed_code_is_refused(session, world):
-    round_ = _round(session, world)
-    issuing.issue_ballots(session, round_, count=3, actor="teller")
-    states, audit_before = _tokens(session), _count(session, AuditEntry)
-    never_issued = tokens.new_secret()
-    with pytest.raises(UnknownBallot) as refused:
-        issuing.void_ballot(session, round_, code=_grouped(never_issued), reason=REASON, actor="teller")
-    assert refused.value.status == 404 and str(refused.value) == "No ballot of this round has this code."
-    assert _tokens(session) == states and _count(session, AuditEntry) == audit_before
+    round_ = make_round(session, world, until="issued", issue=3).round
+    refused = _void_refused(session, round_, _grouped(tokens.new_secret()), UnknownBallot)
+    assert refused.status == 404 and str(refused) == "No ballot of this round has this code."
 
 
 def test_a_code_of_another_round_is_unknown_in_this_one(session, world):
-    round_ = _round(session, world)
-    other = _round(session, world, title="Lấy phiếu tín nhiệm Ban Thường vụ")
-    issuing.issue_ballots(session, round_, count=3, actor="teller")
-    theirs = issuing.issue_ballots(session, other, count=3, actor="teller").secrets[0]
-    states, audit_before = _tokens(session), _count(session, AuditEntry)
-    with pytest.raises(UnknownBallot):
-        issuing.void_ballot(session, round_, code=_grouped(theirs), reason=REASON, actor="teller")
-    assert _tokens(session) == states and _count(session, AuditEntry) == audit_before
+    round_ = make_round(session, world, until="issued", issue=3).round
+    theirs = make_round(session, world, until="issued", title="Lấy phiếu tín nhiệm Ban Thường vụ", issue=3).secrets[0]
+    _void_refused(session, round_, _grouped(theirs), UnknownBallot)
     assert session.scalar(select(Token.state).where(Token.secret_hash == tokens.hash_secret(theirs))) == "issued"
 
 
 def test_a_ballot_cannot_be_voided_twice(session, world):
-    round_ = _round(session, world)
-    secret = issuing.issue_ballots(session, round_, count=3, actor="teller").secrets[0]
-    issuing.void_ballot(session, round_, code=_grouped(secret), reason=REASON, actor="teller")
-    states, audit_before = _tokens(session), _count(session, AuditEntry)
-    with pytest.raises(BallotNotVoidable) as refused:
-        issuing.void_ballot(session, round_, code=_grouped(secret), reason="Lần thứ hai", actor="teller")
-    # the refusal names the state in words (issuing.STATE_WORDS): the token's state "void" reads "voided"
-    assert refused.value.params == {"state": "voided"} and refused.value.status == 409
-    assert str(refused.value) == "This ballot cannot be voided: it is already voided."
-    assert _tokens(session) == states and _count(session, AuditEntry) == audit_before  # first reason kept
+    built = make_round(session, world, until="issued", issue=3, void=[0])
+    refused = _void_refused(session, built.round, built.grouped[0], BallotNotVoidable, reason="Lần thứ hai")
+    # the refusal names the state in words (lifecycle.TOKEN_STATE_WORDS): the token's state "void" reads "voided"
+    assert refused.params == {"state": "voided"} and refused.status == 409
+    assert str(refused) == "This ballot cannot be voided: it is already voided."  # and the first reason is kept
 
 
 def test_a_cast_ballot_cannot_be_voided(session, world):
-    round_ = _round(session, world)
-    secret = issuing.issue_ballots(session, round_, count=3, actor="teller").secrets[0]
-    session.execute(update(Token).where(Token.secret_hash == tokens.hash_secret(secret)).values(state="cast"))
-    states, audit_before = _tokens(session), _count(session, AuditEntry)
-    with pytest.raises(BallotNotVoidable) as refused:
-        issuing.void_ballot(session, round_, code=_grouped(secret), reason=REASON, actor="teller")
-    assert refused.value.params == {"state": "cast"}
-    assert _tokens(session) == states and _count(session, AuditEntry) == audit_before
+    built = make_round(session, world, until="open", issue=3, tablet=["1230"])
+    assert _void_refused(session, built.round, built.grouped[0], BallotNotVoidable).params == {"state": "cast"}
 
 
 def test_a_void_without_a_reason_is_refused(session, world):
-    round_ = _round(session, world)
-    secret = issuing.issue_ballots(session, round_, count=3, actor="teller").secrets[0]
-    states, audit_before = _tokens(session), _count(session, AuditEntry)
+    built = make_round(session, world, until="issued", issue=3)
     for reason in ("", "   ", "\t\n", None):
-        with pytest.raises(InvalidInput) as refused:
-            issuing.void_ballot(session, round_, code=_grouped(secret), reason=reason, actor="teller")
-        assert type(refused.value) is InvalidInput and str(refused.value) == "Say why the ballot is voided."
-    assert _tokens(session) == states and _count(session, AuditEntry) == audit_before
+        refused = _void_refused(session, built.round, built.grouped[0], InvalidInput, reason=reason)
+        assert type(refused) is InvalidInput and str(refused) == "Say why the ballot is voided."
 
 
 def test_a_ballot_of_a_closed_round_cannot_be_voided(session, world):
-    round_ = _round(session, world)
-    secret = issuing.issue_ballots(session, round_, count=3, actor="teller").secrets[0]
-    round_.state = "closed"
-    session.flush()
-    states, audit_before = _tokens(session), _count(session, AuditEntry)
-    with pytest.raises(IssuingClosed) as refused:
-        issuing.void_ballot(session, round_, code=_grouped(secret), reason=REASON, actor="teller")
-    assert refused.value.params == {"state": "closed"}
-    assert _tokens(session) == states and _count(session, AuditEntry) == audit_before
+    built = make_round(session, world, until="closed", issue=3)
+    assert _void_refused(session, built.round, built.grouped[0], IssuingClosed).params == {"state": "closed"}
 
 
 def test_the_void_audit_entry_has_no_time_and_neither_the_code_nor_the_hash(session, world):
-    round_ = _round(session, world)
-    secret = issuing.issue_ballots(session, round_, count=3, actor="teller").secrets[0]
+    built = make_round(session, world, until="issued", issue=3)
+    round_, secret = built.round, built.secrets[0]
     before = _count(session, AuditEntry)
     issuing.void_ballot(session, round_, code=_grouped(secret), reason=REASON, actor="teller")
     assert _count(session, AuditEntry) == before + 1
@@ -393,38 +348,6 @@ def test_the_void_audit_entry_has_no_time_and_neither_the_code_nor_the_hash(sess
     for form in (code, tokens.grouped(code), secret.hex(), token_hash.hex(),
                  base64.b64encode(secret).decode().rstrip("="), base64.b64encode(token_hash).decode().rstrip("=")):
         assert form.upper() not in written
-
-
-# --- accounting ----------------------------------------------------------------------------------------------
-
-
-def test_accounting_counts_every_printed_sheet_the_void_ones_too(session, world):
-    round_ = _round(session, world)  # 28 present, no spares
-    issued = issuing.issue_ballots(session, round_, count=28, actor="teller")
-    for secret in issued.secrets[:2]:
-        issuing.void_ballot(session, round_, code=_grouped(secret), reason=REASON, actor="teller")
-    cast = [tokens.hash_secret(s) for s in issued.secrets[2:5]]
-    session.execute(update(Token).where(Token.secret_hash.in_(cast)).values(state="cast"))
-    numbers = issuing.accounting(session, round_)
-    # printed 28; voided 2; issued = 28 - 2 = 26; cast 3; unused = 28 - 2 void - 3 cast = 23;
-    # room = 28 present + 0 spares - 26 issued = 2 (the two voided sheets may be replaced)
-    assert (numbers.printed, numbers.voided, numbers.issued, numbers.cast, numbers.unused) == (28, 2, 26, 3, 23)
-    assert (numbers.present, numbers.spares, numbers.room) == (28, 0, 2)
-
-    issuing.issue_ballots(session, round_, count=2, actor="teller")  # the two replacements
-    numbers = issuing.accounting(session, round_)
-    # printed 28 + 2 = 30; voided 2; issued = 30 - 2 = 28; cast 3; unused = 30 - 2 - 3 = 25; room = 28 - 28 = 0
-    assert (numbers.printed, numbers.voided, numbers.issued, numbers.cast, numbers.unused) == (30, 2, 28, 3, 25)
-    assert numbers.room == 0
-    assert numbers.printed == numbers.voided + numbers.cast + numbers.unused
-
-
-def test_accounting_of_a_round_without_ballots_is_all_zero(session, world):
-    round_ = _round(session, world)
-    rounds.set_numbers(session, round_, convened=30, present=28, spares=3, actor="test")
-    numbers = issuing.accounting(session, round_)
-    assert (numbers.printed, numbers.voided, numbers.issued, numbers.cast, numbers.unused) == (0, 0, 0, 0, 0)
-    assert numbers.room == 28 + 3
 
 
 # --- secrecy -------------------------------------------------------------------------------------------------
@@ -441,33 +364,13 @@ def _forms(secret: bytes) -> list[bytes]:
     return sorted(found)
 
 
-def _dump_sqlite(engine) -> list[bytes]:
-    path = Path(engine.url.database)
-    with contextlib.closing(sqlite3.connect(path)) as connection:
-        dump = "\n".join(connection.iterdump()).encode()
-    raw = [p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists()]
-    return [dump, *raw]
-
-
-def _dump_postgres(engine) -> list[bytes]:
-    url = engine.url
-    env = {**os.environ, "PGCONNECT_TIMEOUT": "5"}
-    if url.password:
-        env["PGPASSWORD"] = url.password
-    command = ["pg_dump", "--data-only", "--no-owner", "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432),
-               "-U", url.username or "postgres", url.database]
-    done = subprocess.run(command, capture_output=True, env=env, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr.decode(errors="replace")
-    return [done.stdout]
-
-
 def test_no_secret_is_stored_in_any_form(session, world, engine):
-    round_ = _round(session, world)
-    issued = issuing.issue_ballots(session, round_, count=6, actor="teller")
+    issued = make_round(session, world, until="issued", issue=6)
+    round_ = issued.round
     issuing.void_ballot(session, round_, code=tokens.qr_payload("https://bau.example.vn", issued.secrets[0]),
                         reason=REASON, actor="teller")
     session.commit()
-    dumps = _dump_sqlite(engine) if engine.dialect.name == "sqlite" else _dump_postgres(engine)
+    dumps = database_dump(engine)
     assert dumps and all(dumps)
     for secret in issued.secrets:
         for form in _forms(secret):

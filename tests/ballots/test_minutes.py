@@ -3,19 +3,16 @@
 
 import hashlib
 import re
-import subprocess
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from PIL import Image
 
 from ballots import minutes, minutes_pages, results, rules, signing
-from ballots.audit import canonical_json
+from ballots.formats import canonical_json
 from ballots.tally import CROSSED_OUT, HIGH, LOW, NONE, NOT_ISSUED, TRUST, Sheet, tally
+from tests import pdfs
 from tests.conftest import poppler
 
 LONG_NAME = "Tôn Nữ Thị Hoàng Yến Khánh Linh"
@@ -66,17 +63,6 @@ def five_document(rule_set=None, **extra) -> dict:
                      rule_set=rule_set or rules.preset("qd96-2023"), convened=36, present=35, issued=35, **extra)
 
 
-def _run(*command) -> str:
-    done = subprocess.run(command, capture_output=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr.decode(errors="replace")
-    return done.stdout.decode()
-
-
-def _words(text: str) -> str:
-    """Whitespace normalised, composed Unicode: what the page says, independent of its line breaks."""
-    return " ".join(unicodedata.normalize("NFC", text).split())
-
-
 @dataclass
 class Minutes:
     """One minutes PDF and what poppler and zxing-cpp read from it, each read once and kept."""
@@ -87,20 +73,16 @@ class Minutes:
 
     @property
     def pages(self) -> int:
-        info = _run(poppler("pdfinfo"), str(self.pdf))
-        return int(re.search(r"^Pages:\s+(\d+)$", info, re.MULTILINE).group(1))
+        return pdfs.page_count(self.pdf)
 
     def layout(self, page: int) -> str:
         """The text of a page (1-based) laid out as printed: one line a table row (unless a cell wraps)."""
         if not self._pages:
-            pdftotext = poppler("pdftotext")
-            self._pages = [unicodedata.normalize("NFC", _run(pdftotext, "-layout", "-f", str(n), "-l", str(n),
-                                                             str(self.pdf), "-"))
-                           for n in range(1, self.pages + 1)]
+            self._pages = [pdfs.page_text(self.pdf, n, layout=True) for n in range(1, self.pages + 1)]
         return self._pages[page - 1]
 
     def text(self, page: int) -> str:
-        return _words(self.layout(page))
+        return pdfs.words(self.layout(page))
 
     def all_text(self) -> str:
         return " ".join(self.text(page) for page in range(1, self.pages + 1))
@@ -117,17 +99,13 @@ class Minutes:
                         if not more.strip() or re.match(r"\s*\d+\s{2,}\S", more) or "Tín nhiệm thấp" in more:
                             break
                         block.append(more)
-                    return Row(_words(line), _words(" ".join(block)))
+                    return Row(pdfs.words(line), pdfs.words(" ".join(block)))
         raise AssertionError(f"no table row {number}")
 
     def qr_texts(self) -> list[list[str]]:
         """For each page, the text of every QR code found on it at 100 dpi in grey."""
         if not self._qrs:
-            prefix = self.pdf.with_suffix("")
-            _run(poppler("pdftoppm"), "-r", "100", "-gray", str(self.pdf), str(prefix))
-            for path in sorted(self.pdf.parent.glob(f"{prefix.name}-*.pgm")):
-                with Image.open(path) as image:
-                    self._qrs.append([found.text for found in zxingcpp.read_barcodes(image)])
+            self._qrs = pdfs.qr_texts(self.pdf)
         return self._qrs
 
 
@@ -362,10 +340,10 @@ def test_forty_candidates_with_long_names_run_over_numbered_pages_in_order(forty
 
 
 def test_the_pages_are_a4_and_the_be_vietnam_pro_fonts_are_embedded(five):
-    info = _run(poppler("pdfinfo"), "-f", "1", "-l", "1", str(five["signed"].pdf))
+    info = pdfs.run(poppler("pdfinfo"), "-f", "1", "-l", "1", str(five["signed"].pdf))
     width, height = re.search(r"Page\s+1 size:\s+([\d.]+) x ([\d.]+) pts", info).groups()
     assert (round(float(width)), round(float(height))) == (595, 842)
-    listing = _run(poppler("pdffonts"), str(five["signed"].pdf))
+    listing = pdfs.run(poppler("pdffonts"), str(five["signed"].pdf))
     embedded = {line.split()[0].split("+")[-1]: line.split()[-5] for line in listing.splitlines()[2:]}
     for style in ("Regular", "Bold", "Italic", "SemiBold"):
         assert embedded.get(f"BeVietnamPro-{style}") == "yes", listing

@@ -3,17 +3,16 @@ each page, zxing-cpp decodes its QR. A handful of pages per PDF keeps this quick
 
 import datetime as dt
 import re
-import subprocess
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import zxingcpp
-from PIL import Image
 
-from ballots import issuing, printing, rounds, tokens
+from ballots import printing, tokens
+from tests import pdfs
 from tests.conftest import poppler
+from tests.factories import make_round
 
 BASE_URL = "https://bau.dangbo-yenbinh.example.vn"
 LONG_POST = "Ủy viên Ban Thường vụ, Chủ nhiệm Ủy ban Kiểm tra Đảng ủy"
@@ -46,17 +45,6 @@ def _sheet(candidates) -> printing.BallotSheet:
     )
 
 
-def _run(*command) -> str:
-    done = subprocess.run(command, capture_output=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr.decode(errors="replace")
-    return done.stdout.decode()
-
-
-def _words(text: str) -> str:
-    """Whitespace normalised, composed Unicode: what the page says, independent of its line breaks."""
-    return " ".join(unicodedata.normalize("NFC", text).split())
-
-
 def _numbered(candidates) -> str:
     return " ".join(f"{number} {name} {post}" for number, (name, post) in enumerate(candidates, start=1))
 
@@ -82,21 +70,14 @@ class Printed:
     def text(self, page: int) -> str:
         """The text of a page (1-based), in content-stream order."""
         if not self._texts:
-            pdftotext = poppler("pdftotext")
-            self._texts = [_words(_run(pdftotext, "-raw", "-f", str(n), "-l", str(n), str(self.pdf), "-"))
-                           for n in range(1, self.pages + 1)]
+            self._texts = [pdfs.words(pdfs.page_text(self.pdf, n)) for n in range(1, self.pages + 1)]
         return self._texts[page - 1]
 
     def qr_texts(self) -> list[list[str]]:
         """For each page, the text of every QR code found on it at 100 dpi in grey."""
         if not self._qrs:
-            prefix = self.pdf.with_suffix("")
-            _run(poppler("pdftoppm"), "-r", "100", "-gray", str(self.pdf), str(prefix))
-            images = sorted(self.pdf.parent.glob(f"{prefix.name}-*.pgm"))
-            assert len(images) == self.pages
-            for path in images:
-                with Image.open(path) as image:
-                    self._qrs.append([found.text for found in zxingcpp.read_barcodes(image)])
+            self._qrs = pdfs.qr_texts(self.pdf)
+            assert len(self._qrs) == self.pages
         return self._qrs
 
 
@@ -179,7 +160,7 @@ def test_every_page_shows_its_own_code_and_no_other(printed, paper, candidates):
 
 
 def test_the_be_vietnam_pro_fonts_are_embedded(printed):
-    listing = _run(poppler("pdffonts"), str(printed("A4", 5).pdf))
+    listing = pdfs.run(poppler("pdffonts"), str(printed("A4", 5).pdf))
     embedded = {}
     for line in listing.splitlines()[2:]:
         columns = line.split()
@@ -191,7 +172,7 @@ def test_the_be_vietnam_pro_fonts_are_embedded(printed):
 
 @pytest.mark.parametrize("paper,size", [("A4", "595 x 842"), ("A5", "420 x 595")])
 def test_the_pages_have_the_size_of_the_paper(printed, paper, size):
-    info = _run(poppler("pdfinfo"), "-f", "1", "-l", "3", str(printed(paper, 5).pdf))
+    info = pdfs.run(poppler("pdfinfo"), "-f", "1", "-l", "3", str(printed(paper, 5).pdf))
     sizes = re.findall(r"Page\s+\d+ size:\s+([\d.]+) x ([\d.]+) pts", info)
     assert len(sizes) == 3
     # A4 is 210 x 297 mm = 595.3 x 841.9 pt; A5 is 148 x 210 mm = 419.5 x 595.3 pt
@@ -204,8 +185,7 @@ def test_progress_is_reported_every_50_pages_and_at_the_end(tmp_path):
     ballots = _print(tmp_path, sheet, secrets, "A5")
     # 120 pages: at 50, at 100, and the last 20 at the end
     assert ballots.pages == 120 and ballots.progress == [50, 100, 120]
-    info = _run(poppler("pdfinfo"), str(ballots.pdf))
-    assert re.search(r"^Pages:\s+120$", info, re.MULTILINE)
+    assert pdfs.page_count(ballots.pdf) == 120
 
 
 def test_progress_ends_at_the_total_without_repeating_it(tmp_path):
@@ -221,7 +201,7 @@ def test_a_long_post_is_wrapped_onto_two_lines_at_a_readable_size(printed, paper
     """The post of the third candidate does not fit one line of its cell: it goes onto two lines, not onto
     one line shrunk to a size nobody can read. Two lines fit at 8.9 pt on A4 and 6.3 pt on A5."""
     ballots = printed(paper, 5)
-    layout = _run(poppler("pdftotext"), "-raw", "-bbox", "-f", "1", "-l", "1", str(ballots.pdf), "-")
+    layout = pdfs.run(poppler("pdftotext"), "-raw", "-bbox", "-f", "1", "-l", "1", str(ballots.pdf), "-")
     words = [(unicodedata.normalize("NFC", text), float(y_min), float(y_max)) for y_min, y_max, text in
              re.findall(r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>', layout)]
     texts = [w[0] for w in words]
@@ -239,10 +219,9 @@ def test_a_long_post_is_wrapped_onto_two_lines_at_a_readable_size(printed, paper
 
 
 def test_a_round_from_the_database_is_printed_with_its_committee_candidates_and_codes(session, world, tmp_path):
-    round_ = rounds.create_round(session, conference=world.conference, title="Lấy phiếu tín nhiệm Ban Chấp hành",
-                                 convened=30, present=28, actor="test")
-    rounds.set_board(session, round_, [world.accounts["teller"].id], actor="test")
-    issued = issuing.issue_ballots(session, round_, count=3, actor="teller")
+    issued = make_round(session, world, until="issued", title="Lấy phiếu tín nhiệm Ban Chấp hành", convened=30,
+                        present=28, issue=3)
+    round_ = issued.round
     sheet = printing.sheet_of(round_)
     assert sheet == printing.BallotSheet(
         upper_committee="Huyện ủy Đông Anh", committee="Đảng ủy xã Yên Bình",

@@ -9,11 +9,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from ballots import bundles, dashboard, exports, publication, signing
+from ballots import authority, bundles, dashboard, exports, formats, publication, results, signing
 from ballots.db import make_engine, make_sessionmaker
-from ballots.errors import Conflict, InvalidInput
+from ballots.errors import (
+    AlreadyImported,
+    BadArithmetic,
+    BadSignature,
+    Conflict,
+    InvalidInput,
+    NotInAudience,
+    NotPublisher,
+    TreeMismatch,
+    UnknownKey,
+)
 from ballots.models import AuditEntry, ImportedResult
-from tests.factories import build_world, sealed_round
+from tests.factories import build_world, make_round, sealed_round
 
 KEY = Ed25519PrivateKey.generate()
 
@@ -24,7 +34,7 @@ def sealed(session, world):
 
 
 def test_only_the_board_publishes_when_the_rule_set_says_so_and_only_once(session, world, sealed):
-    with pytest.raises(publication.NotPublisher):
+    with pytest.raises(NotPublisher):
         publication.publish(session, sealed, account=world.accounts["organizer"])
     publication.publish(session, sealed, account=world.accounts["teller2"])
     assert sealed.state == "published"
@@ -34,16 +44,13 @@ def test_only_the_board_publishes_when_the_rule_set_says_so_and_only_once(sessio
 
 def test_organizers_publish_when_the_rule_set_names_them(session, world):
     round_ = sealed_round(session, world, KEY, publisher="organizer")
-    with pytest.raises(publication.NotPublisher):
+    with pytest.raises(NotPublisher):
         publication.publish(session, round_, account=world.accounts["teller"])
     publication.publish(session, round_, account=world.accounts["commune_organizer"])
 
 
 def test_a_round_not_yet_sealed_cannot_be_published(session, world, sealed):
-    from ballots import rounds
-
-    draft = rounds.create_round(session, conference=world.conference, title="Vòng nháp", actor="test")
-    rounds.set_board(session, draft, [world.accounts["teller"].id], actor="test")
+    draft = make_round(session, world, title="Vòng nháp").round
     with pytest.raises(Conflict):
         publication.publish(session, draft, account=world.accounts["teller"])
 
@@ -55,9 +62,9 @@ READERS = {"viewer": "all", "district_viewer": "all", "sibling_viewer": None, "o
 @pytest.mark.parametrize("who", sorted(READERS))
 def test_nobody_reads_before_publication_and_only_the_audience_after(session, world, sealed, who):
     account = world.accounts[who]
-    assert publication.reach_of_round(account, sealed) is None
+    assert authority.reach_of_round(account, sealed) is None
     publication.publish(session, sealed, account=world.accounts["teller"])
-    assert publication.reach_of_round(account, sealed) == READERS[who]
+    assert authority.reach_of_round(account, sealed) == READERS[who]
 
 
 def test_a_rated_person_in_the_audience_reads_only_their_own_rows(session, world):
@@ -67,10 +74,10 @@ def test_a_rated_person_in_the_audience_reads_only_their_own_rows(session, world
     rated = accounts.create_account(session, username="hung", display_name="Nguyễn Văn Hùng", password=world.password,
                                     person_code="CB-001", actor="test")
     reading = publication.read_result(session, round_, account=rated)
-    assert reading.reach == publication.OWN_ROWS
+    assert reading.reach == authority.OWN_ROWS
     assert [c["name"] for c in reading.document["candidates"]] == ["Nguyễn Văn Hùng"]
     # the district is not in this round's audience
-    with pytest.raises(publication.NotInAudience):
+    with pytest.raises(NotInAudience):
         publication.read_result(session, round_, account=world.accounts["district_viewer"])
 
 
@@ -160,7 +167,7 @@ def test_a_bundle_exported_here_imports_on_the_upper_server(session, world, uppe
     rows = dashboard.rows(other, upper_world.district, upper_world.accounts["district_viewer"])
     row = next(r for r in rows if r.imported_id == found.id)
     assert (row.phase, row.collected, row.crossed) == ("published", 4, (1, 1, 1))
-    with pytest.raises(bundles.AlreadyImported):
+    with pytest.raises(AlreadyImported):
         bundles.import_bundle(other, bundle, account=upper_world.accounts["organizer"])
 
 
@@ -177,17 +184,17 @@ def test_bundles_with_an_unknown_key_a_bad_signature_bad_arithmetic_or_a_foreign
     round_ = sealed_round(session, world, KEY, publish=True)
     bundle = bundles.export_bundle(session, round_, key=KEY, actor="teller")
     other, upper_world = upper_session
-    _refused(other, upper_world, bundle, bundles.UnknownKey)
+    _refused(other, upper_world, bundle, UnknownKey)
     bundles.register_key(other, public_key=signing.public_bytes(KEY).hex(), label="Máy hội nghị",
                          committee=upper_world.sibling, actor="admin")
     other.commit()
-    _refused(other, upper_world, bundle, bundles.TreeMismatch)  # the key reports for Hòa Lạc, not Yên Bình
+    _refused(other, upper_world, bundle, TreeMismatch)  # the key reports for Hòa Lạc, not Yên Bình
     changed = json.loads(json.dumps(bundle))
     changed["result"]["result"]["candidates"][3]["low"] = 0
-    _refused(other, upper_world, changed, bundles.BadSignature)
+    _refused(other, upper_world, changed, BadSignature)
     moved = json.loads(json.dumps(bundle))
     moved["committee_path"][-1] = "Đảng ủy xã Hòa Lạc"
-    _refused(other, upper_world, moved, bundles.BadSignature)  # the path is signed too
+    _refused(other, upper_world, moved, BadSignature)  # the path is signed too
     for broken in ({}, {"format": "trustvote.bundle/1"}, {"format": "trustvote.bundle/1", "result": [],
                                                              "committee_path": "x"}):
         _refused(other, upper_world, broken, InvalidInput)
@@ -199,16 +206,14 @@ def test_a_resigned_bundle_whose_numbers_do_not_add_up_is_refused(session, world
     forger = Ed25519PrivateKey.generate()
     doc = bundle["result"]["result"]
     doc["candidates"][3]["low"] += 1  # now the counts do not add up to the valid ballots
-    from ballots import audit, results
-
     bundle["result"] = results.sign_document(forger, doc)
     body = {k: v for k, v in bundle.items() if k != "signature"}
-    bundle["signature"] = signing.sign(forger, audit.canonical_json(body).encode())
+    bundle["signature"] = signing.sign(forger, formats.canonical_json(body).encode())
     other, upper_world = upper_session
     bundles.register_key(other, public_key=signing.public_bytes(forger).hex(), label="Máy lạ",
                          committee=upper_world.province, actor="admin")
     other.commit()
-    _refused(other, upper_world, bundle, bundles.BadArithmetic)
+    _refused(other, upper_world, bundle, BadArithmetic)
 
 
 def test_a_key_is_registered_once_and_must_be_well_formed(session, world):

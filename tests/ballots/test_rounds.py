@@ -6,11 +6,7 @@ from sqlalchemy import func, select
 from ballots import rounds, rules
 from ballots.errors import CandidateOnBoard, InvalidInput, RoundNotDraft, TooManyPlaces
 from ballots.models import AuditEntry, Candidate
-
-
-def _round(session, world, **kwargs):
-    return rounds.create_round(session, conference=world.conference, title="Lấy phiếu tín nhiệm BCH", actor="test",
-                               **{"convened": 30, "present": 28, **kwargs})
+from tests.factories import make_conference, make_round
 
 
 def _audit_count(session):
@@ -18,7 +14,7 @@ def _audit_count(session):
 
 
 def test_a_new_round_lists_every_member_in_committee_order(session, world):
-    round_ = _round(session, world)
+    round_ = make_round(session, world, board=()).round
     assert [(c.person.full_name, c.post, c.position) for c in round_.candidates] == [
         ("Nguyễn Văn Hùng", "Bí thư", 1), ("Trần Thị Lan", "Phó Bí thư", 2),
         ("Lê Đức Thắng", "Ủy viên Ban Thường vụ", 3), ("Phạm Thị Hương", "Ủy viên Ban Chấp hành", 4)]
@@ -26,12 +22,12 @@ def test_a_new_round_lists_every_member_in_committee_order(session, world):
 
 
 def test_a_new_round_copies_the_presets_settings(session, world):
-    round_ = _round(session, world, rule_set="qd262-2014")
-    assert rounds.rule_set_of(round_) == rules.preset("qd262-2014")
+    round_ = make_round(session, world, board=(), rule_set="qd262-2014").round
+    assert rules.rule_set_of(round_) == rules.preset("qd262-2014")
 
 
 def test_switching_the_rule_set_takes_every_setting_of_the_new_preset(session, world):
-    round_ = _round(session, world)
+    round_ = make_round(session, world, board=()).round
     rounds.override_settings(session, round_, base="issued", actor="test")
     rounds.choose_rule_set(session, round_, "grassroots-2017", actor="test")
     assert round_.places_limit is None and round_.paper_entries == 3 and round_.base == "collected"
@@ -40,7 +36,7 @@ def test_switching_the_rule_set_takes_every_setting_of_the_new_preset(session, w
 
 
 def test_an_override_changes_only_that_setting_and_is_audited(session, world):
-    round_ = _round(session, world)
+    round_ = make_round(session, world, board=()).round
     before = _audit_count(session)
     rounds.override_settings(session, round_, invalid_mark_policy="row", actor="test")
     assert round_.invalid_mark_policy == "row" and round_.base == "collected"
@@ -50,14 +46,10 @@ def test_an_override_changes_only_that_setting_and_is_audited(session, world):
 def test_a_person_on_more_places_than_the_rule_set_allows_is_refused(session, world):
     # Nguyễn Văn Hùng sits on the commune and the district: with a limit of 2, a third place is refused
     hung = world.people["Nguyễn Văn Hùng"]
-    _round(session, world)
-    district_conference = rounds.create_conference(session, committee=world.district, name="Hội nghị huyện",
-                                                   held_on=world.conference.held_on, place="", term="2020-2025",
-                                                   actor="test")
-    rounds.create_round(session, conference=district_conference, title="Huyện", actor="test")
-    third = rounds.create_conference(session, committee=world.sibling, name="Hội nghị xã Hòa Lạc",
-                                     held_on=world.conference.held_on, place="", term="2020-2025", actor="test")
-    sibling_round = rounds.create_round(session, conference=third, title="Hòa Lạc", actor="test")
+    make_round(session, world, board=())
+    make_round(session, world, conference=make_conference(session, world.district), title="Huyện", board=())
+    sibling_round = make_round(session, world, conference=make_conference(session, world.sibling), title="Hòa Lạc",
+                               board=()).round
     with pytest.raises(TooManyPlaces) as refused:
         rounds.set_candidates(session, sibling_round, [(hung.id, "Ủy viên")], actor="test")
     assert refused.value.params == {"name": "Nguyễn Văn Hùng", "count": 3, "limit": 2}
@@ -66,45 +58,41 @@ def test_a_person_on_more_places_than_the_rule_set_allows_is_refused(session, wo
 
 def test_the_places_limit_counts_within_one_term_only(session, world):
     hung = world.people["Nguyễn Văn Hùng"]
-    _round(session, world)
+    make_round(session, world, board=())
     for name, term in (("Hội nghị huyện", "2020-2025"), ("Hội nghị nhiệm kỳ sau", "2025-2030")):
-        conference = rounds.create_conference(session, committee=world.district, name=name,
-                                              held_on=world.conference.held_on, place="", term=term, actor="test")
-        rounds.create_round(session, conference=conference, title=name, actor="test")
+        make_round(session, world, conference=make_conference(session, world.district, name=name, term=term),
+                   title=name, board=())
     assert rounds.places_of(session, hung.id, term="2020-2025") == 2
     assert rounds.places_of(session, hung.id, term="2025-2030") == 1
 
 
+def _rated_at_every_committee(session, world, person) -> list:
+    """Rounds under grassroots-2017 at the commune, the district and the sibling commune, each rating `person`
+    alone."""
+    made = []
+    for committee in (world.commune, world.district, world.sibling):
+        round_ = make_round(session, world, conference=make_conference(session, committee, name=committee.name),
+                            title="Vòng", rule_set="grassroots-2017", board=()).round
+        rounds.set_candidates(session, round_, [(person.id, "Ủy viên")], actor="test")
+        made.append(round_)
+    return made
+
+
 def test_grassroots_2017_rates_at_every_committee_so_a_third_place_is_allowed(session, world):
     hung = world.people["Nguyễn Văn Hùng"]
-    for committee in (world.commune, world.district, world.sibling):
-        conference = rounds.create_conference(session, committee=committee, name=committee.name,
-                                              held_on=world.conference.held_on, place="", term="2020-2025",
-                                              actor="test")
-        round_ = rounds.create_round(session, conference=conference, title="Vòng", rule_set="grassroots-2017",
-                                     actor="test")
-        rounds.set_candidates(session, round_, [(hung.id, "Ủy viên")], actor="test")
+    _rated_at_every_committee(session, world, hung)
     assert rounds.places_of(session, hung.id, term="2020-2025") == 3
 
 
 def test_switching_to_a_stricter_rule_set_rechecks_the_places(session, world):
-    hung = world.people["Nguyễn Văn Hùng"]
-    made = []
-    for committee in (world.commune, world.district, world.sibling):
-        conference = rounds.create_conference(session, committee=committee, name=committee.name,
-                                              held_on=world.conference.held_on, place="", term="2020-2025",
-                                              actor="test")
-        round_ = rounds.create_round(session, conference=conference, title="Vòng", rule_set="grassroots-2017",
-                                     actor="test")
-        rounds.set_candidates(session, round_, [(hung.id, "Ủy viên")], actor="test")
-        made.append(round_)
+    made = _rated_at_every_committee(session, world, world.people["Nguyễn Văn Hùng"])
     with pytest.raises(TooManyPlaces):
         rounds.choose_rule_set(session, made[-1], "qd96-2023", actor="test")
     assert made[-1].rule_set == "grassroots-2017"
 
 
 def test_candidates_are_replaced_in_the_given_order(session, world):
-    round_ = _round(session, world)
+    round_ = make_round(session, world, board=()).round
     lan, hung = world.people["Trần Thị Lan"], world.people["Nguyễn Văn Hùng"]
     rounds.set_candidates(session, round_, [(lan.id, "Phó Bí thư Đảng ủy"), (hung.id, "Bí thư Đảng ủy")],
                           actor="test")
@@ -114,7 +102,7 @@ def test_candidates_are_replaced_in_the_given_order(session, world):
 
 @pytest.mark.parametrize("entries", ["twice", "unknown", "empty_post"])
 def test_a_bad_candidate_list_is_refused_and_the_list_stays(session, world, entries):
-    round_ = _round(session, world)
+    round_ = make_round(session, world, board=()).round
     lan = world.people["Trần Thị Lan"]
     bad = {"twice": [(lan.id, "A"), (lan.id, "B")], "unknown": [(999999, "A")], "empty_post": [(lan.id, "  ")]}
     with pytest.raises(InvalidInput):
@@ -123,7 +111,7 @@ def test_a_bad_candidate_list_is_refused_and_the_list_stays(session, world, entr
 
 
 def test_a_teller_who_is_a_candidate_cannot_sit_on_the_board(session, world):
-    round_ = _round(session, world)
+    round_ = make_round(session, world, board=()).round
     kiem = world.people["Bùi Văn Kiểm"]  # the "teller" account belongs to this person
     rounds.set_candidates(session, round_, [(kiem.id, "Ủy viên")], actor="test")
     with pytest.raises(CandidateOnBoard):
@@ -131,14 +119,14 @@ def test_a_teller_who_is_a_candidate_cannot_sit_on_the_board(session, world):
 
 
 def test_a_board_member_cannot_be_made_a_candidate(session, world):
-    round_ = _round(session, world)
+    round_ = make_round(session, world, board=()).round
     rounds.set_board(session, round_, [world.accounts["teller"].id], actor="test")
     with pytest.raises(CandidateOnBoard):
         rounds.set_candidates(session, round_, [(world.people["Bùi Văn Kiểm"].id, "Ủy viên")], actor="test")
 
 
 def test_the_board_takes_only_tellers_of_the_committee(session, world):
-    round_ = _round(session, world)
+    round_ = make_round(session, world, board=()).round
     with pytest.raises(InvalidInput):
         rounds.set_board(session, round_, [world.accounts["viewer"].id], actor="test")
     rounds.set_board(session, round_, [world.accounts["teller"].id, world.accounts["teller2"].id], actor="test")
@@ -148,14 +136,14 @@ def test_the_board_takes_only_tellers_of_the_committee(session, world):
 
 @pytest.mark.parametrize("convened,present", [(-1, 0), (10, 11), (0, -2)])
 def test_impossible_numbers_are_refused(session, world, convened, present):
-    round_ = _round(session, world)
+    round_ = make_round(session, world, board=(), convened=30, present=28).round
     with pytest.raises(InvalidInput):
         rounds.set_numbers(session, round_, convened=convened, present=present, actor="test")
     assert (round_.convened, round_.present) == (30, 28)
 
 
 def test_quorum_is_two_thirds_present_exactly(session, world):
-    round_ = _round(session, world, convened=30, present=20)
+    round_ = make_round(session, world, board=(), convened=30, present=20).round
     assert round_.has_quorum  # 3*20 = 60 >= 60
     rounds.set_numbers(session, round_, convened=30, present=19, actor="test")
     assert not round_.has_quorum  # 57 < 60
@@ -163,9 +151,7 @@ def test_quorum_is_two_thirds_present_exactly(session, world):
 
 
 def test_nothing_changes_once_the_round_has_left_draft(session, world):
-    round_ = _round(session, world)
-    round_.state = "issued"
-    session.flush()
+    round_ = make_round(session, world, until="issued", convened=30, present=28, issue=1).round
     before = _audit_count(session)
     lan = world.people["Trần Thị Lan"]
     for change in (

@@ -18,17 +18,24 @@ import shutil
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
-from ballots import audit, casting, committees, counting, issuing, models, rounds, signing, tokens
+from ballots import audit, paper_entry, sealing, signing, tokens
 from ballots.db import make_engine, make_sessionmaker
 from ballots.models import Result
 from tests.conftest import _reset_postgres
-from tests.factories import build_world
+from tests.factories import TELLERS, Paper, add_members, build_world, make_round
 
 START = dt.datetime(2026, 12, 5, 7, 30, tzinfo=dt.timezone.utc)
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))  # one fixed key: equal documents, equal signatures
 EXTRA_CANDIDATES = [("Huỳnh Thị Ngọc Diễm", "Ủy viên Ban Chấp hành"), ("Đoàn Quốc Việt", "Ủy viên Ban Chấp hành")]
 TABLET_MARKS = ["112233", "123123", "333322", "211102"]  # the last has an unmarked row: an invalid ballot
 UNKNOWN_CODE = tokens.code_of(bytes.fromhex("00112233445566778899aabbccddeeff"))
+
+
+# the paper pile, in the order the tellers key it: agreed; disputed, then ruled by the board; a crossed-out name
+# (invalid whatever the marks); an unmarked row (invalid under the default rule set); a paper copy of a ballot
+# cast on a tablet (set aside); a code this board never issued (collected, invalid)
+PAPER = [(4, "123312"), (5, Paper(("111222", "111232"), ruling="111232")), (6, Paper("", flaws=("crossed_out",))),
+         (7, "120333"), (1, "123123"), (UNKNOWN_CODE, "")]
 
 
 def _fixed_clock_and_secrets(monkeypatch) -> None:
@@ -40,7 +47,7 @@ def _fixed_clock_and_secrets(monkeypatch) -> None:
     def clock() -> dt.datetime:
         return START + dt.timedelta(seconds=next(ticks))
 
-    for module in (audit, counting, casting, models):
+    for module in (audit, paper_entry, sealing):
         monkeypatch.setattr(module, "utcnow", clock)
     monkeypatch.setattr(tokens, "new_secret", lambda: generator.randbytes(tokens.SECRET_BYTES))
 
@@ -53,50 +60,18 @@ def _seal_a_round(url: str, monkeypatch) -> tuple[Result, list[str], list[str]]:
     try:
         with make_sessionmaker(engine)() as session:
             world = build_world(session)
-            for name, post in EXTRA_CANDIDATES:
-                person = committees.create_person(session, full_name=name)
-                committees.add_member(session, committee=world.commune, person=person, post=post, actor="test")
-            round_ = rounds.create_round(session, conference=world.conference,
-                                         title="Lấy phiếu tín nhiệm Ban Chấp hành", convened=12, present=11,
-                                         actor="test")
-            teller, teller2 = world.accounts["teller"], world.accounts["teller2"]
-            rounds.set_board(session, round_, [teller.id, teller2.id], actor="test")
-            issued = issuing.issue_ballots(session, round_, count=10, actor="teller")
-            codes = [tokens.code_of(secret) for secret in issued.secrets]
-            casting.open_voting(session, round_, actor="test")
-            session.commit()
-            for index, marks in enumerate(TABLET_MARKS):
-                casting.cast_ballot(session, code=codes[index], marks=bytes(int(m) for m in marks),
-                                    submission=f"tablet-submission-{index:04d}")
-                session.commit()
-            casting.close_voting(session, round_, actor="test")
-            session.commit()
-
-            def both(code, marks="", flaws=(), second_marks=None):
-                first = counting.enter_sheet(session, round_, teller=teller, code=code, marks=marks, flaws=flaws)
-                second = counting.enter_sheet(session, round_, teller=teller2, code=code, flaws=flaws,
-                                              marks=marks if second_marks is None else second_marks)
-                session.commit()
-                return first, second
-
-            both(codes[4], "123312")  # agreed
-            _, disputed = both(codes[5], "111222", second_marks="111232")  # the tellers disagree
-            assert disputed.status == counting.DISAGREE
-            counting.rule_sheet(session, round_, sheet=disputed.sheet, account=teller2, marks="111232")
-            both(codes[6], "", flaws=["crossed_out"])  # a printed name crossed out: invalid whatever the marks
-            both(codes[7], "120333")  # an unmarked row: invalid under the default rule set
-            _, copy = both(codes[1], "123123")  # a paper copy of a ballot cast on a tablet: set aside
-            assert copy.set_aside == counting.TABLET
-            _, stranger = both(UNKNOWN_CODE)  # not issued by this board: collected, invalid
+            add_members(session, world.commune, EXTRA_CANDIDATES)
+            built = make_round(session, world, until="sealed", title="Lấy phiếu tín nhiệm Ban Chấp hành",
+                               convened=12, present=11, board=TELLERS, issue=10, tablet=TABLET_MARKS, paper=PAPER,
+                               key=KEY)
+            _agreed, disputed, _crossed, _unmarked, copy, stranger = (entered[-1] for entered in built.entered)
+            assert disputed.status == paper_entry.DISAGREE
+            assert copy.set_aside == paper_entry.TABLET
             assert stranger.flaws == "not_issued"
-            counting.count_round(session, round_, account=teller)
-            session.commit()
-            assert counting.approve(session, round_, account=teller, key=KEY) is False
-            session.commit()
-            assert counting.approve(session, round_, account=teller2, key=KEY) is True
-            session.commit()
-            statuses = [state.status for state in counting.sheet_states(session, round_)]
-            problems = counting.verify_sealed(session, signing.public_bytes(KEY))
+            # the first approval did not seal (a board of two needs both), the second did
+            assert built.round.state == "sealed" and sealing.approvers(session, built.round) == ["teller", "teller2"]
+            statuses = [state.status for state in paper_entry.sheet_states(session, built.round)]
+            problems = sealing.verify_sealed(session, signing.public_bytes(KEY))
             assert audit.verify(session).ok
             result = session.scalars(select(Result)).one()
         return result, problems, statuses
@@ -113,8 +88,8 @@ def test_the_same_round_seals_to_byte_identical_json_and_signature_on_sqlite_and
     on_postgres, postgres_problems, postgres_statuses = _seal_a_round(postgres_ready, monkeypatch)
 
     assert sqlite_problems == postgres_problems == []
-    assert sqlite_statuses == postgres_statuses == [counting.AGREED, counting.RULED, counting.AGREED,
-                                                    counting.AGREED, counting.AGREED]
+    assert sqlite_statuses == postgres_statuses == [paper_entry.AGREED, paper_entry.RULED, paper_entry.AGREED,
+                                                    paper_entry.AGREED, paper_entry.AGREED]
     doc = json.loads(on_sqlite.document)
     # field by field first, so that a difference is named; then the bytes that were signed
     assert doc == json.loads(on_postgres.document)

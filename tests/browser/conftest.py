@@ -11,6 +11,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -71,6 +72,14 @@ def tablet_page(browser, base_url: str) -> Iterator:
     finally:
         page.close()
         context.close()
+
+
+def download(link, path: Path) -> str:
+    """Click `link` and save the file it downloads at `path`. Returns the name the server suggested."""
+    with link.page.expect_download() as started:
+        link.click()
+    started.value.save_as(path)
+    return started.value.suggested_filename
 
 
 @pytest.fixture

@@ -5,20 +5,16 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from ballots import rounds
 from tests.browser.test_round_flow import Shots, check_layout
+from tests.factories import make_round
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def round_id(session, world):
-    round_ = rounds.create_round(session, conference=world.conference, title="Lấy phiếu tín nhiệm đối với BCH",
-                                 actor="test")
-    rounds.set_numbers(session, round_, convened=130, present=120, spares=3, actor="test")
-    rounds.set_board(session, round_, [world.accounts["teller"].id], actor="test")
-    session.commit()
-    return round_.id
+    return make_round(session, world, title="Lấy phiếu tín nhiệm đối với BCH", convened=130, present=120,
+                      spares=3).id
 
 
 def test_a_teller_issues_ballots_with_a_progress_bar_and_gets_the_pdf(page: Page, world, round_id, db_url,

@@ -26,8 +26,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from app.settings import Settings
-from ballots import casting, issuing, rounds, signing, tokens
-from tests.browser.conftest import LANDSCAPE, PORTRAIT, tablet_page
+from ballots import signing, tokens
+from tests import pdfs
+from tests.browser.conftest import LANDSCAPE, PORTRAIT, download, tablet_page
+from tests.factories import TELLERS, make_round
 from tests.browser.test_round_flow import PICTURES, Shots, assert_fits, assert_tap_targets
 
 pytestmark = pytest.mark.browser
@@ -75,19 +77,10 @@ class ClosedRound:
 @pytest.fixture
 def closed_round(session, world) -> ClosedRound:
     """Through the domain: the round, both tellers on its board, ballots issued, 3 cast on tablets, closed."""
-    round_ = rounds.create_round(session, conference=world.conference, title=TITLE, convened=CONVENED,
-                                 present=PRESENT, actor="organizer")
-    rounds.set_board(session, round_, [world.accounts["teller"].id, world.accounts["teller2"].id], actor="organizer")
-    secrets = issuing.issue_ballots(session, round_, count=ISSUED, actor="teller").secrets
-    casting.open_voting(session, round_, actor="organizer")
-    for index, marks in enumerate(TABLET_MARKS):
-        casting.cast_ballot(session, code=tokens.code_of(secrets[index]), marks=marks,
-                            submission=f"submission-{index:06d}")
-    casting.close_voting(session, round_, actor="organizer")
-    session.commit()
-    assert [c.person.full_name for c in round_.candidates] == CANDIDATES
-    return ClosedRound(round_.id, [tokens.grouped(tokens.code_of(s)) for s in secrets],
-                       tokens.grouped(tokens.code_of(tokens.new_secret())))
+    built = make_round(session, world, until="closed", title=TITLE, convened=CONVENED, present=PRESENT,
+                       board=TELLERS, issue=ISSUED, tablet=TABLET_MARKS)
+    assert [c.person.full_name for c in built.round.candidates] == CANDIDATES
+    return ClosedRound(built.id, built.grouped, tokens.grouped(tokens.code_of(tokens.new_secret())))
 
 
 @contextmanager
@@ -165,11 +158,6 @@ def expect_thresholds(results) -> None:
         re.compile(r"^Trên 1/2 tín nhiệm thấp \(2 × thấp > N\): Trên 1/2 tín nhiệm thấp: "),
         re.compile(r"^Từ 2/3 trở lên tín nhiệm thấp \(3 × thấp ≥ 2 × N\): "),
         "Trên 2/3 tín nhiệm thấp (3 × thấp > 2 × N)"])
-
-
-def pdf_text(path: Path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True,
-                          timeout=60).stdout
 
 
 def test_two_tellers_key_the_paper_ballots_count_approve_and_seal(browser, live_server, world, closed_round,
@@ -268,12 +256,10 @@ def test_two_tellers_key_the_paper_ballots_count_approve_and_seal(browser, live_
         expect_thresholds(results)
 
         # The draft minutes, read before approving.
-        with teller.expect_download() as download:
-            results.get_by_role("link", name="Dự thảo biên bản (PDF)").click()
         draft = tmp_path / "draft.pdf"
-        download.value.save_as(draft)
-        assert download.value.suggested_filename == f"bien-ban-kiem-phieu-dot-{round_id}-du-thao.pdf"
-        draft_text = pdf_text(draft)
+        suggested = download(results.get_by_role("link", name="Dự thảo biên bản (PDF)"), draft)
+        assert suggested == f"bien-ban-kiem-phieu-dot-{round_id}-du-thao.pdf"
+        draft_text = pdfs.text(draft)
         assert "DỰ THẢO" in draft_text and "BIÊN BẢN KIỂM PHIẾU" in draft_text
 
         # teller approves in their session; teller2 sees it and approves in theirs, which seals the result.
@@ -302,12 +288,10 @@ def test_two_tellers_key_the_paper_ballots_count_approve_and_seal(browser, live_
         check_layout(teller)
 
         # The sealed minutes: the numbers and the words, with exact diacritics.
-        with teller.expect_download() as download:
-            teller.get_by_role("link", name="Biên bản (PDF)", exact=True).click()
         sealed = tmp_path / "minutes.pdf"
-        download.value.save_as(sealed)
-        assert download.value.suggested_filename == f"bien-ban-kiem-phieu-dot-{round_id}.pdf"
-        text = pdf_text(sealed)
+        suggested = download(teller.get_by_role("link", name="Biên bản (PDF)", exact=True), sealed)
+        assert suggested == f"bien-ban-kiem-phieu-dot-{round_id}.pdf"
+        text = pdfs.text(sealed)
         for words in ("BIÊN BẢN KIỂM PHIẾU", "T/M BAN KIỂM PHIẾU", "ĐẢNG ỦY XÃ YÊN BÌNH", TITLE,
                       "Hội nghị sơ kết giữa nhiệm kỳ", "Hội trường xã", *CANDIDATES, *POSTS,
                       f"Số phiếu phát ra: {ISSUED} phiếu; số phiếu thu về: {COLLECTED} phiếu; "
@@ -320,14 +304,10 @@ def test_two_tellers_key_the_paper_ballots_count_approve_and_seal(browser, live_
                             str(MINUTES_PNG.with_suffix(""))], check=True, timeout=60)
 
         # The signed result and the sealed ballot list, checked by the standalone verifier with a recount.
-        with teller.expect_download() as download:
-            teller.get_by_role("link", name="Kết quả đã ký (JSON)").click()
         result = tmp_path / "result.json"
-        download.value.save_as(result)
-        with teller.expect_download() as download:
-            teller.get_by_role("link", name="Danh sách phiếu đã niêm phong, để kiểm lại").click()
+        download(teller.get_by_role("link", name="Kết quả đã ký (JSON)"), result)
         ballots = tmp_path / "ballots.json"
-        download.value.save_as(ballots)
+        download(teller.get_by_role("link", name="Danh sách phiếu đã niêm phong, để kiểm lại"), ballots)
         document = json.loads(result.read_text(encoding="utf-8"))["result"]
         numbers = document["numbers"]
         assert (numbers["issued"], numbers["collected"], numbers["valid"], numbers["invalid"]) == (

@@ -22,7 +22,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from ballots import casting, issuing, printing, rounds, tokens
+from ballots import printing, tokens
 from ballots.models import Ballot
 from tests.browser.conftest import (
     CHROMIUM,
@@ -32,6 +32,7 @@ from tests.browser.conftest import (
     tablet_page,
 )
 from tests.browser.test_round_flow import Shots, assert_fits, assert_tap_targets
+from tests.factories import make_round
 
 pytestmark = pytest.mark.browser
 
@@ -59,16 +60,11 @@ class VotingRound:
 
 @pytest.fixture
 def voting_round(session, world) -> VotingRound:
-    round_ = rounds.create_round(session, conference=world.conference, title=TITLE, actor="test")
-    rounds.set_numbers(session, round_, convened=40, present=36, spares=2, actor="test")
-    rounds.set_board(session, round_, [world.accounts["teller"].id], actor="test")
-    issued = issuing.issue_ballots(session, round_, count=5, actor="test")
-    casting.open_voting(session, round_, actor="test")
+    issued = make_round(session, world, until="open", title=TITLE, convened=40, present=36, spares=2, issue=5)
     pdf = io.BytesIO()
-    printing.print_ballots(printing.sheet_of(round_), issued.secrets[:1], pdf, base_url=PRINTED_BASE)
-    session.commit()
-    assert rounds.get_round(session, round_.id).invalid_mark_policy == "ballot"  # the default rule set's (qd96)
-    return VotingRound(round_.id, issued.secrets, pdf.getvalue())
+    printing.print_ballots(printing.sheet_of(issued.round), issued.secrets[:1], pdf, base_url=PRINTED_BASE)
+    assert issued.round.invalid_mark_policy == "ballot"  # the default rule set's (qd96)
+    return VotingRound(issued.id, issued.secrets, pdf.getvalue())
 
 
 def camera_picture(pdf: bytes, tmp_path: Path) -> Image.Image:

@@ -28,12 +28,13 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from app.settings import SIGNING_KEY_FILE
-from ballots import accounts, casting, committees, counting, issuing, publication, rounds, signing, tokens
+from ballots import committees, signing
 from ballots.models import AuditEntry
-from tests.browser.conftest import LANDSCAPE, PORTRAIT
-from tests.browser.test_counting_flow import logged_in, pdf_text
+from tests import pdfs
+from tests.browser.conftest import LANDSCAPE, PORTRAIT, download
+from tests.browser.test_counting_flow import logged_in
 from tests.browser.test_round_flow import Shots, assert_fits, assert_tap_targets
-from tests.factories import sealed_round
+from tests.factories import accounts_with_role, make_conference, make_round, sealed_round
 
 pytestmark = pytest.mark.browser
 
@@ -72,17 +73,6 @@ class Tree:
     district_round: int
 
 
-def _board(session, committee, names: list[str], password: str):
-    """Accounts holding the teller role on `committee`, for its counting board."""
-    found = []
-    for name in names:
-        account = accounts.create_account(session, username=name, display_name=name, password=password,
-                                          actor="test")
-        accounts.grant_role(session, account=account, committee=committee, role="teller", actor="test")
-        found.append(account)
-    return found
-
-
 @pytest.fixture
 def tree(session, world, instance) -> Tree:
     """Through the domain, signed with the running app instance's own key."""
@@ -90,45 +80,24 @@ def tree(session, world, instance) -> Tree:
     commune_round = sealed_round(session, world, key, publish=True, title=COMMUNE_TITLE)
 
     # Hòa Lạc: ballots issued, voting open.
-    conference = rounds.create_conference(session, committee=world.sibling, name="Hội nghị Ban Chấp hành xã",
-                                          held_on=dt.date(2026, 12, 6), place="Nhà văn hóa xã", term="2020-2025",
-                                          actor="test")
-    sibling_round = rounds.create_round(session, conference=conference, title=SIBLING_TITLE, convened=9, present=8,
-                                        actor="test")
-    rounds.set_board(session, sibling_round, [a.id for a in _board(session, world.sibling, ["hoalac_teller"],
-                                                                   world.password)], actor="test")
-    issuing.issue_ballots(session, sibling_round, count=8, actor="hoalac_teller")
-    casting.open_voting(session, sibling_round, actor="test")
+    make_round(session, world, until="open", title=SIBLING_TITLE, convened=9, present=8,
+               conference=make_conference(session, world.sibling, name="Hội nghị Ban Chấp hành xã",
+                                          place="Nhà văn hóa xã"),
+               board=accounts_with_role(session, world, world.sibling, "teller", "hoalac_teller"))
 
     # A third commune that has not begun.
     committees.create_committee(session, name=THIRD_COMMUNE, level="Đảng ủy xã", parent=world.district, actor="test")
 
     # The district's own round, counted by its own board and published to it and to the province.
-    conference = rounds.create_conference(session, committee=world.district, name="Hội nghị Ban Chấp hành Đảng bộ "
-                                          "huyện", held_on=dt.date(2026, 12, 12), place="Hội trường huyện ủy",
-                                          term="2020-2025", actor="test")
-    district_round = rounds.create_round(session, conference=conference, title=DISTRICT_TITLE, convened=6,
-                                         present=5, actor="test")
-    tellers = _board(session, world.district, ["district_teller", "district_teller2"], world.password)
-    rounds.set_board(session, district_round, [t.id for t in tellers], actor="test")
-    codes = [tokens.code_of(s) for s in issuing.issue_ballots(session, district_round, count=4,
-                                                                 actor="district_teller").secrets]
-    casting.open_voting(session, district_round, actor="test")
-    for index, marks in enumerate(DISTRICT_MARKS):
-        casting.cast_ballot(session, code=codes[index], marks=marks,
-                            submission=f"submission-{district_round.id}-{index:06d}")
-    casting.close_voting(session, district_round, actor="test")
-    for teller in tellers:
-        counting.enter_sheet(session, district_round, teller=teller, code=codes[3], marks=DISTRICT_PAPER)
-    counting.count_round(session, district_round, account=tellers[0])
-    for teller in tellers:
-        counting.approve(session, district_round, account=teller, key=key)
-    publication.publish(session, district_round, account=tellers[0])
+    district_round = make_round(
+        session, world, until="published", title=DISTRICT_TITLE, convened=6, present=5,
+        conference=make_conference(session, world.district, name="Hội nghị Ban Chấp hành Đảng bộ huyện",
+                                   held_on=dt.date(2026, 12, 12), place="Hội trường huyện ủy"),
+        board=accounts_with_role(session, world, world.district, "teller", "district_teller", "district_teller2"),
+        issue=4, tablet=DISTRICT_MARKS, paper=[(3, DISTRICT_PAPER)], key=key).round
 
     # The province's viewer.
-    account = accounts.create_account(session, username="province_viewer", display_name="province_viewer",
-                                      password=world.password, actor="test")
-    accounts.grant_role(session, account=account, committee=world.province, role="viewer", actor="test")
+    accounts_with_role(session, world, world.province, "viewer", "province_viewer")
     session.commit()
     assert [c.person.full_name for c in district_round.candidates] == ["Nguyễn Văn Hùng", "Hoàng Minh Đức"]
     return Tree(commune_round.id, district_round.id)
@@ -226,11 +195,8 @@ def test_viewers_at_three_levels_read_what_is_published_to_them(browser, live_se
         page.get_by_label("Trạng thái").select_option(label="Tất cả")
         page.get_by_role("button", name="Lọc").click()
         expect(rows).to_have_count(3)
-        with page.expect_download() as download:
-            page.get_by_role("link", name="Excel").click()
         board_xlsx = tmp_path / "tong-hop.xlsx"
-        download.value.save_as(board_xlsx)
-        assert download.value.suggested_filename == f"tong-hop-{district.id}.xlsx"
+        assert download(page.get_by_role("link", name="Excel"), board_xlsx) == f"tong-hop-{district.id}.xlsx"
         table = list(load_workbook(board_xlsx).active.iter_rows(values_only=True))
         assert table[0][0] == "Kết quả lấy phiếu tín nhiệm các cấp ủy trực thuộc Huyện ủy Đông Anh"
         assert table[1][:5] == ("Cấp ủy", "Cấp", "Đợt lấy phiếu", "Ngày hội nghị", "Trạng thái")
@@ -281,11 +247,9 @@ def test_viewers_at_three_levels_read_what_is_published_to_them(browser, live_se
         page.set_viewport_size(LANDSCAPE)
 
         # The Excel workbook: Vietnamese headers and names exact, numbers as numbers.
-        with page.expect_download() as download:
-            page.get_by_role("link", name="Excel", exact=True).click()
         xlsx = tmp_path / "result.xlsx"
-        download.value.save_as(xlsx)
-        assert download.value.suggested_filename == f"ket-qua-dot-{tree.commune_round}.xlsx"
+        suggested = download(page.get_by_role("link", name="Excel", exact=True), xlsx)
+        assert suggested == f"ket-qua-dot-{tree.commune_round}.xlsx"
         book = load_workbook(xlsx)
         assert len(book.worksheets) == 1
         sheet = list(book.worksheets[0].iter_rows(values_only=True))
@@ -305,12 +269,10 @@ def test_viewers_at_three_levels_read_what_is_published_to_them(browser, live_se
         assert body[3][10:] == ("Có", "Có", "Có") and body[2][10:] == (None, None, None)
 
         # The minutes PDF: exact diacritics.
-        with page.expect_download() as download:
-            page.get_by_role("link", name="Biên bản (PDF)").click()
         pdf = tmp_path / "minutes.pdf"
-        download.value.save_as(pdf)
-        assert download.value.suggested_filename == f"ket-qua-dot-{tree.commune_round}.pdf"
-        text = pdf_text(pdf)
+        suggested = download(page.get_by_role("link", name="Biên bản (PDF)"), pdf)
+        assert suggested == f"ket-qua-dot-{tree.commune_round}.pdf"
+        text = pdfs.text(pdf)
         for words in ("BIÊN BẢN KIỂM PHIẾU", "ĐẢNG ỦY XÃ YÊN BÌNH", COMMUNE_TITLE, "Hội nghị sơ kết giữa nhiệm kỳ",
                       "Hội trường xã", *(name for name, *_ in COMMUNE_ROWS), *(post for _, post, *_ in COMMUNE_ROWS),
                       "Số phiếu phát ra: 5 phiếu; số phiếu thu về: 4 phiếu"):

@@ -1,4 +1,4 @@
-"""What the reliability tests share: an open round with ballots issued, and a real gunicorn to cast through."""
+"""What the reliability tests share: a database set up once for a module, and a real gunicorn to cast through."""
 
 from __future__ import annotations
 
@@ -18,24 +18,12 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from ballots import accounts, casting, issuing, rounds
+from ballots import accounts
 from ballots.db import make_engine
 from tests.conftest import _reset_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def open_round(session, world, *, count: int, title: str = "Lấy phiếu tín nhiệm Ban Chấp hành"):
-    """A round of the world's conference with `count` ballots issued and voting open, committed.
-    Returns (round, secrets)."""
-    round_ = rounds.create_round(session, conference=world.conference, title=title, convened=count,
-                                 present=count, actor="test")
-    rounds.set_board(session, round_, [world.accounts["teller"].id], actor="test")
-    issued = issuing.issue_ballots(session, round_, count=count, actor="teller")
-    casting.open_voting(session, round_, actor="teller")
-    session.commit()
-    return round_, issued.secrets
 
 
 def module_database(request, tmp_path_factory):
@@ -106,14 +94,18 @@ def _json(data: bytes) -> dict:
         return {"body": data.decode("utf-8", "replace")}
 
 
-def get(url: str, timeout: float = 5) -> int:
+def fetch(url: str, timeout: float = 5) -> tuple[int, dict[str, str], str]:
+    """A GET's status, headers and body, whatever the status."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            response.read()
-            return response.status
+            return response.status, dict(response.headers), response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as error:
         with error:
-            return error.code
+            return error.code, dict(error.headers), error.read().decode("utf-8", "replace")
+
+
+def get(url: str, timeout: float = 5) -> int:
+    return fetch(url, timeout)[0]
 
 
 class Gunicorn:

@@ -22,14 +22,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from ballots import casting, tokens
 from ballots.db import make_engine, make_sessionmaker
 from ballots.errors import BallotAlreadyUsed
 from ballots.models import AuditEntry, Ballot, Token
-
-from .helpers import open_round
+from tests.conftest import count_rows
+from tests.factories import make_round
 
 THREADS = 64
 ROUNDS = 200
@@ -127,15 +127,6 @@ def hammer_engine(db_url):
     engine.dispose()
 
 
-def _codes(secrets: list[bytes]) -> list[str]:
-    return [tokens.code_of(secret) for secret in secrets]
-
-
-def _count(session, model, *conditions) -> int:
-    session.rollback()  # a fresh snapshot: the workers wrote through other connections
-    return session.scalar(select(func.count()).select_from(model).where(*conditions))
-
-
 def _rounds_with(tallies: list[Tally], wanted: dict) -> list[int]:
     """The rounds whose outcomes differ from `wanted` or that met any error."""
     return [number for number, tally in enumerate(tallies)
@@ -143,18 +134,19 @@ def _rounds_with(tallies: list[Tally], wanted: dict) -> list[int]:
 
 
 def test_64_tablets_casting_one_sheet_200_times_are_accepted_exactly_once_each_time(session, world, hammer_engine):
-    round_, secrets = open_round(session, world, count=ROUNDS)
+    voting = make_round(session, world, until="open", convened=ROUNDS, present=ROUNDS)
+    round_ = voting.round
     candidates = len(round_.candidates)
 
     began = time.monotonic()
-    tallies = _hammer(hammer_engine, _codes(secrets), candidates=candidates)
+    tallies = _hammer(hammer_engine, voting.codes, candidates=candidates)
     elapsed = time.monotonic() - began
 
     wrong = _rounds_with(tallies, {casting.RECORDED: 1, "refused": THREADS - 1})
     assert not wrong, [(n, dict(tallies[n].outcomes), tallies[n].errors[:3]) for n in wrong[:5]]
-    assert _count(session, Ballot, Ballot.round_id == round_.id) == ROUNDS
-    assert _count(session, Token, Token.round_id == round_.id, Token.state == "cast") == ROUNDS
-    assert _count(session, AuditEntry, AuditEntry.action == "ballot.cast") == ROUNDS
+    assert count_rows(session, Ballot, Ballot.round_id == round_.id) == ROUNDS
+    assert count_rows(session, Token, Token.round_id == round_.id, Token.state == "cast") == ROUNDS
+    assert count_rows(session, AuditEntry, AuditEntry.action == "ballot.cast") == ROUNDS
     assert all(len(marks) == candidates and set(marks) <= {0, 1, 2, 3}
                for marks in session.scalars(select(Ballot.marks)))
     print(f"{hammer_engine.dialect.name}: {ROUNDS} rounds x {THREADS} threads in {elapsed:.1f} s")
@@ -162,14 +154,15 @@ def test_64_tablets_casting_one_sheet_200_times_are_accepted_exactly_once_each_t
 
 def test_16_retries_of_one_submission_record_one_ballot_and_tell_the_others_already_recorded(
         session, world, hammer_engine):
-    round_, secrets = open_round(session, world, count=20)
-    tallies = _hammer(hammer_engine, _codes(secrets), candidates=len(round_.candidates), threads=RETRIES,
+    voting = make_round(session, world, until="open", convened=20, present=20)
+    round_ = voting.round
+    tallies = _hammer(hammer_engine, voting.codes, candidates=len(round_.candidates), threads=RETRIES,
                       same_submission=True)
 
     wrong = _rounds_with(tallies, {casting.RECORDED: 1, casting.ALREADY_RECORDED: RETRIES - 1})
     assert not wrong, [(n, dict(tallies[n].outcomes), tallies[n].errors[:3]) for n in wrong[:5]]
-    assert _count(session, Ballot, Ballot.round_id == round_.id) == 20
-    assert _count(session, Token, Token.round_id == round_.id, Token.state == "cast") == 20
+    assert count_rows(session, Ballot, Ballot.round_id == round_.id) == 20
+    assert count_rows(session, Token, Token.round_id == round_.id, Token.state == "cast") == 20
 
 
 # --- the harness can fail ------------------------------------------------------------------------------------
@@ -208,14 +201,15 @@ RACY_ROUNDS = 3  # every round of these races at once: three are plenty
 
 
 def test_the_harness_catches_a_check_then_unconditional_update_in_one_transaction(session, world, hammer_engine):
-    round_, secrets = open_round(session, world, count=RACY_ROUNDS)
-    tallies = _hammer(hammer_engine, _codes(secrets), candidates=len(round_.candidates), cast=_racy_cast)
+    voting = make_round(session, world, until="open", convened=RACY_ROUNDS, present=RACY_ROUNDS)
+    round_ = voting.round
+    tallies = _hammer(hammer_engine, voting.codes, candidates=len(round_.candidates), cast=_racy_cast)
 
     assert _rounds_with(tallies, {casting.RECORDED: 1, "refused": THREADS - 1}), "the harness did not see the race"
     if hammer_engine.dialect.name == "postgresql":
         # READ COMMITTED: the second UPDATE waits for the first to commit, then updates the row again
         assert _doubles(tallies), [dict(t.outcomes) for t in tallies]
-        assert _count(session, Ballot, Ballot.round_id == round_.id) > RACY_ROUNDS
+        assert count_rows(session, Ballot, Ballot.round_id == round_.id) > RACY_ROUNDS
     else:
         # SQLite cannot lose this update: in WAL mode a deferred transaction whose snapshot is older than the
         # last commit is refused the write lock (SQLITE_BUSY_SNAPSHOT, at once, without waiting), so the race
@@ -225,9 +219,10 @@ def test_the_harness_catches_a_check_then_unconditional_update_in_one_transactio
 
 
 def test_the_harness_catches_a_check_and_an_unconditional_update_in_two_transactions(session, world, hammer_engine):
-    round_, secrets = open_round(session, world, count=RACY_ROUNDS)
+    voting = make_round(session, world, until="open", convened=RACY_ROUNDS, present=RACY_ROUNDS)
+    round_ = voting.round
     racy = functools.partial(_racy_cast, apart=True)
-    tallies = _hammer(hammer_engine, _codes(secrets), candidates=len(round_.candidates), cast=racy)
+    tallies = _hammer(hammer_engine, voting.codes, candidates=len(round_.candidates), cast=racy)
 
     assert _doubles(tallies), [(dict(t.outcomes), t.errors[:1]) for t in tallies]
-    assert _count(session, Ballot, Ballot.round_id == round_.id) > RACY_ROUNDS
+    assert count_rows(session, Ballot, Ballot.round_id == round_.id) > RACY_ROUNDS

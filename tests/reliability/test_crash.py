@@ -22,9 +22,9 @@ from sqlalchemy import Engine, func, select
 from ballots import audit, casting, tokens
 from ballots.db import make_sessionmaker
 from ballots.models import AuditEntry, Ballot, Token
-from tests.factories import build_world
+from tests.factories import build_world, make_round
 
-from .helpers import Gunicorn, get, init_instance, module_database, open_round, post_json, quick_password_hashing
+from .helpers import Gunicorn, get, init_instance, module_database, post_json, quick_password_hashing
 
 BALLOTS = 400
 CLIENTS = 8
@@ -107,9 +107,9 @@ def crashed(request, tmp_path_factory):
     db_url, engine = module_database(request, tmp_path_factory)
     try:
         with quick_password_hashing(), make_sessionmaker(engine)() as session:
-            round_, secrets = open_round(session, build_world(session), count=BALLOTS)
+            voting = make_round(session, build_world(session), until="open", convened=BALLOTS, present=BALLOTS)
+        round_, codes = voting.round, voting.codes
         candidates = len(round_.candidates)
-        codes = [tokens.code_of(secret) for secret in secrets]
         spare_codes, codes = codes[-2:], codes[:-2]
         folder = tmp_path_factory.mktemp("crash")
         env = init_instance(db_url, folder / "instance")

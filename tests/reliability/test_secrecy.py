@@ -9,27 +9,23 @@ token, its time or its place in the casting order. On SQLite and PostgreSQL.
 from __future__ import annotations
 
 import base64
-import contextlib
 import itertools
-import os
 import random
 import secrets as random_source
-import sqlite3
-import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect, select, text
 
-from ballots import casting, committees, tokens
+from ballots import casting, tokens
 from ballots.db import make_sessionmaker
 from ballots.models import AuditEntry, Ballot, Round
-from tests.factories import build_world
+from tests.dumps import database_dump
+from tests.factories import add_members, build_world, make_round
 
-from .helpers import Gunicorn, init_instance, module_database, open_round, post_json, quick_password_hashing
+from .helpers import Gunicorn, init_instance, module_database, post_json, quick_password_hashing
 
 BALLOTS = 300
 TABLETS = 4  # casting at once, each ballot opened then cast
@@ -65,26 +61,6 @@ def _as_sent(secret: bytes, number: int) -> str:
     """The code as a tablet would send it: typed plain, typed in groups, in lower case, or the whole QR."""
     code = tokens.code_of(secret)
     return (code, tokens.grouped(code), tokens.grouped(code).lower(), tokens.qr_payload(BASE_URL, secret))[number % 4]
-
-
-def _dump_sqlite(engine) -> list[bytes]:
-    path = Path(engine.url.database)
-    with contextlib.closing(sqlite3.connect(path)) as connection:
-        dump = "\n".join(connection.iterdump()).encode()
-    raw = [p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()]
-    return [dump, *raw]
-
-
-def _dump_postgres(engine) -> list[bytes]:
-    url = engine.url
-    env = {**os.environ, "PGCONNECT_TIMEOUT": "5"}
-    if url.password:
-        env["PGPASSWORD"] = url.password
-    command = ["pg_dump", "--no-owner", "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432),
-               "-U", url.username or "postgres", url.database]
-    done = subprocess.run(command, capture_output=True, env=env, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr.decode(errors="replace")
-    return [done.stdout]
 
 
 def _spearman(xs: list[int], ys: list[int]) -> float:
@@ -131,11 +107,9 @@ def _cast_and_close(engine, db_url: str, tmp_path_factory) -> Voted:
     """Set the round up through the domain, cast every ballot through gunicorn (four tablets at once), close."""
     with quick_password_hashing(), make_sessionmaker(engine)() as session:
         world = build_world(session)
-        for name, post in EXTRA_CANDIDATES:
-            person = committees.create_person(session, full_name=name)
-            committees.add_member(session, committee=world.commune, person=person, post=post, actor="test")
-        session.commit()
-        round_, secrets = open_round(session, world, count=BALLOTS)
+        add_members(session, world.commune, EXTRA_CANDIDATES)
+        voting = make_round(session, world, until="open", convened=BALLOTS, present=BALLOTS)
+    round_, secrets = voting.round, voting.secrets
     candidates = len(round_.candidates)
     assert 4 ** candidates > BALLOTS
     patterns = random.Random(7).sample(list(itertools.product(range(4), repeat=candidates)), BALLOTS)
@@ -203,7 +177,7 @@ def reader(voted):
 
 def test_no_secret_or_submission_id_is_in_the_database_dump(voted):
     engine = voted.engine
-    dumps = _dump_sqlite(engine) if engine.dialect.name == "sqlite" else _dump_postgres(engine)
+    dumps = database_dump(engine)
     assert dumps and all(dumps)
     assert _secrets_found(voted.secrets, voted.submissions, dumps) == []
     # the search finds what is there: a token's hash and a submission's hash, as hex in the dump

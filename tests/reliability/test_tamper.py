@@ -11,30 +11,18 @@ from sqlalchemy.exc import DBAPIError
 
 from app.cli import main
 from app.settings import SIGNING_KEY_FILE
-from ballots import audit, casting, counting, issuing, rounds, signing, tokens
+from ballots import formats, signing
 from ballots.models import Result
+from tests.factories import TELLERS, make_round
 
 
 @pytest.fixture
 def sealed(session, world, instance):
     """A round of 4 candidates: 3 tablet ballots and 2 paper sheets keyed twice, counted, approved, sealed."""
     key = signing.load_private_key(instance / SIGNING_KEY_FILE)
-    round_ = rounds.create_round(session, conference=world.conference, title="Lấy phiếu tín nhiệm BCH",
-                                 convened=10, present=10, actor="test")
-    tellers = [world.accounts["teller"], world.accounts["teller2"]]
-    rounds.set_board(session, round_, [t.id for t in tellers], actor="test")
-    codes = [tokens.code_of(s) for s in issuing.issue_ballots(session, round_, count=6, actor="teller").secrets]
-    casting.open_voting(session, round_, actor="test")
-    for index, marks in enumerate((b"\x01\x01\x03\x02", b"\x01\x02\x03\x02", b"\x02\x03\x03\x01")):
-        casting.cast_ballot(session, code=codes[index], marks=marks, submission=f"submission-{index:08d}")
-    casting.close_voting(session, round_, actor="test")
-    for code, marks in ((codes[3], "1231"), (codes[4], "3333")):
-        for teller in tellers:
-            counting.enter_sheet(session, round_, teller=teller, code=code, marks=marks)
-    counting.count_round(session, round_, account=tellers[0])
-    for teller in tellers:
-        counting.approve(session, round_, account=teller, key=key)
-    session.commit()
+    round_ = make_round(session, world, until="sealed", board=TELLERS, issue=6, key=key,
+                        tablet=[b"\x01\x01\x03\x02", b"\x01\x02\x03\x02", b"\x02\x03\x03\x01"],
+                        paper=[(3, "1231"), (4, "3333")]).round
     return round_, key
 
 
@@ -100,7 +88,7 @@ def test_tampering_with_rows_after_the_seal_is_caught(sealed, engine, db_url, in
 
 
 def _rewrite_result(engine, round_id, document: dict, key):
-    text_ = audit.canonical_json(document)
+    text_ = formats.canonical_json(document)
     _tamper(engine, "UPDATE result SET document = :doc, signature = :sig, public_key = :pub WHERE round_id = :round",
             doc=text_, sig=signing.sign(key, text_.encode()), pub=signing.public_bytes(key).hex(), round=round_id)
 

@@ -1,0 +1,145 @@
+"""Group commit on its own, on SQLite and PostgreSQL: casts that arrive together share one transaction; each caller
+hears only its own cast's answer; a commit that fails answers every waiting cast with an error and records nothing.
+
+Each scenario casts from one thread per cast. The first cast is held at its commit until the others have been
+handed to the group commit, so that they wait together and the next batch takes them all.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import event, func, select
+
+from app.kiosk.group_commit import GroupCommit
+from ballots import casting, tokens
+from ballots.db import make_engine, make_sessionmaker
+from ballots.errors import InvalidMarks
+from ballots.models import AuditEntry, Ballot, Token
+from tests.conftest import fresh
+from tests.factories import make_round
+
+CASTS = 8
+MARKS = b"\x01\x02\x03\x00"  # one mark a candidate of the world's commune
+QUEUE_TIME = 0.5  # seconds for the other threads to reach the queue; a late one only makes a batch of its own
+
+
+class DiskFull(Exception):
+    """What the database says when a commit cannot be made durable."""
+
+
+@pytest.fixture
+def sessions(db_url):
+    """A sessionmaker as the app makes it (on SQLite every transaction BEGIN IMMEDIATE), its commits counted."""
+    engine = make_engine(db_url)
+    maker = make_sessionmaker(engine)
+    maker.commits = 0
+
+    @event.listens_for(maker, "after_commit")
+    def counted(_session):
+        maker.commits += 1
+
+    yield maker
+    engine.dispose()
+
+
+@pytest.fixture
+def batches(monkeypatch) -> list[list[casting.Cast]]:
+    """The casts of each transaction the group commit ran, in order."""
+    seen, cast_ballots = [], casting.cast_ballots
+
+    def recorded(session, casts):
+        seen.append(list(casts))
+        return cast_ballots(session, casts)
+
+    monkeypatch.setattr(casting, "cast_ballots", recorded)
+    return seen
+
+
+@pytest.fixture
+def codes(session, world) -> list[str]:
+    """The codes of an open round's ballots, one a cast."""
+    return make_round(session, world, until="open", issue=CASTS).codes
+
+
+def _casts(codes, marks=None):
+    marks = marks or {}
+    return [casting.Cast(code, marks.get(index, MARKS), f"group-commit-{index:04d}") for index, code in
+            enumerate(codes)]
+
+
+def _cast_together(sessions, casts: list[casting.Cast]) -> list:
+    """What each caller of GroupCommit.cast got, its outcome or the error raised to it, the first cast held at its
+    commit until the others are queued behind it."""
+    group = GroupCommit(sessions, max_batch=32)
+    first_committing, others_queued = threading.Event(), threading.Event()
+
+    def hold_the_first(_session):
+        if not first_committing.is_set():  # batches run one at a time: no race on the flag
+            first_committing.set()
+            assert others_queued.wait(30)
+
+    event.listen(sessions, "before_commit", hold_the_first, insert=True)  # before a listener that fails the commit
+
+    def answer(cast):
+        try:
+            return group.cast(cast)
+        except Exception as error:  # noqa: BLE001 (the caller's answer is what is checked)
+            return error
+
+    with ThreadPoolExecutor(len(casts)) as pool:
+        first = pool.submit(answer, casts[0])
+        assert first_committing.wait(30)
+        rest = [pool.submit(answer, cast) for cast in casts[1:]]
+        time.sleep(QUEUE_TIME)
+        others_queued.set()
+        return [future.result(timeout=60) for future in (first, *rest)]
+
+
+def _recorded(session) -> tuple[int, int, list[str]]:
+    """Ballots, audit entries of casts, and every token's state, as committed."""
+    fresh(session)
+    return (session.scalar(select(func.count()).select_from(Ballot)),
+            session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "ballot.cast")),
+            list(session.scalars(select(Token.state).order_by(Token.id))))
+
+
+def _state_of(session, code: str) -> tuple[str, bytes | None]:
+    return session.execute(select(Token.state, Token.submission_hash)
+                           .where(Token.secret_hash == tokens.hash_secret(tokens.secret_of(code)))).one()
+
+
+def test_casts_arriving_together_share_fewer_commits_and_each_is_recorded_once(session, sessions, codes):
+    answers = _cast_together(sessions, _casts(codes))
+    assert answers == [casting.RECORDED] * CASTS
+    assert sessions.commits < CASTS  # the first alone, the seven queued behind it together
+    assert _recorded(session) == (CASTS, CASTS, ["cast"] * CASTS)
+
+
+def test_a_refused_cast_in_a_batch_is_answered_to_its_caller_alone_and_writes_nothing(session, sessions, batches,
+                                                                                        codes):
+    refused = 5
+    casts = _casts(codes, {refused: b"\x01\x02"})  # a mark short
+    answers = _cast_together(sessions, casts)
+    assert isinstance(answers[refused], InvalidMarks)
+    assert answers[:refused] + answers[refused + 1:] == [casting.RECORDED] * (CASTS - 1)
+    assert [len(batch) > 1 for batch in batches if casts[refused] in batch] == [True]  # in one batch, with others
+    assert sessions.commits == len(batches) < CASTS
+    ballots, entries, states = _recorded(session)
+    assert (ballots, entries, states.count("cast")) == (CASTS - 1, CASTS - 1, CASTS - 1)
+    assert _state_of(session, codes[refused]) == ("issued", None)  # not spent, no submission kept
+
+
+def test_a_failed_commit_answers_every_waiting_cast_with_an_error_and_records_nothing(session, sessions, codes):
+    @event.listens_for(sessions, "before_commit")
+    def disk_full(_session):
+        raise DiskFull("no space left on device")
+
+    answers = _cast_together(sessions, _casts(codes))
+    assert all(isinstance(answer, DiskFull) for answer in answers), answers
+    assert sessions.commits == 0
+    assert _recorded(session) == (0, 0, ["issued"] * CASTS)
+    assert {_state_of(session, code) for code in codes} == {("issued", None)}
