@@ -45,6 +45,9 @@ run: install
 	@echo
 	TRUSTVOTE_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c deploy/gunicorn.conf.py 'app:create_app()'
 
+# two workers (pytest-xdist): the suite on SQLite and PostgreSQL, browser tests included, on a 2-core machine
+PYTEST_ARGS ?= -n 2
+
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from app.cli import main
-from app.settings import MissingKeys, Settings
+from app.settings import MissingKeys, Settings, UnusableKey
 from ballots import demo
 from ballots.models import Account, Committee, Conference, Grant, Membership, Person, Round, Token
 from tests.factories import make_round
@@ -112,3 +112,19 @@ def test_key_show_prints_the_public_key_and_its_fingerprint(tmp_path, db_url):
     key = signing.load_private_key(tmp_path / SIGNING_KEY_FILE)
     output = run(["key", "show"], tmp_path, db_url)
     assert signing.public_bytes(key).hex() in output and signing.fingerprint(key) in output
+
+
+def test_the_app_refuses_to_start_with_a_signing_key_it_cannot_use(tmp_path):
+    instance = tmp_path / "instance"
+    run(["init"], instance, f"sqlite:///{tmp_path / 'db.sqlite'}")
+    (instance / "signing_key.pem").write_text("-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(UnusableKey, match="signing key"):
+        Settings.from_env({"TRUSTVOTE_INSTANCE": str(instance)})
+
+
+def test_the_app_refuses_to_start_without_its_signing_key(tmp_path):
+    instance = tmp_path / "instance"
+    run(["init"], instance, f"sqlite:///{tmp_path / 'db.sqlite'}")
+    (instance / "signing_key.pem").unlink()
+    with pytest.raises(MissingKeys, match="trustvote init"):
+        Settings.from_env({"TRUSTVOTE_INSTANCE": str(instance)})
