@@ -76,9 +76,9 @@ def count_round(session: Session, round_: Round, *, account: Account) -> Tally:
     require_unsealed_state(round_, RoundState.CLOSED, refusal=NotCountingNow)
     require_board(account, round_)
     states = paper_entry.sheet_states(session, round_)
-    unsettled = paper_entry.unsettled_count(states)
-    if unsettled:
-        raise SheetsUnsettled(count=unsettled)
+    waiting = len(paper_entry.unsettled(states))
+    if waiting:
+        raise SheetsUnsettled(count=waiting)
     counted = count_of(session, round_, states).tally
     advance(round_, RoundState.COUNTED)
     session.flush()

@@ -288,9 +288,10 @@ def settled_sheets(states: list[SheetState]) -> Iterator[Sheet]:
             yield Sheet(content[0], frozenset(content[1].split(",")) - {""})
 
 
-def unsettled_count(states: list[SheetState]) -> int:
-    """Sheets whose entries disagree or that too few tellers entered: the count waits for them."""
-    return sum(1 for s in states if s.status in (DISAGREE, INCOMPLETE))
+def unsettled(states: list[SheetState]) -> list[SheetState]:
+    """Sheets whose entries disagree or that too few tellers entered: the count waits for them (the board's
+    queue)."""
+    return [s for s in states if s.status in (DISAGREE, INCOMPLETE)]
 
 
 def ruled_count(states: list[SheetState]) -> int:

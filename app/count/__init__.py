@@ -38,7 +38,7 @@ def _overview(round_, status=200, ruling_forms=None, anomaly_form=None, error=No
     document = result = None
     if lifecycle.is_counted(round_):
         document, result = sealing.current_document(db, round_)
-    queue = [s for s in states if s.status in (paper_entry.DISAGREE, paper_entry.INCOMPLETE)]
+    queue = paper_entry.unsettled(states)
     approved = sealing.approvers(db, round_)
     return render_template(
         "count/round.html", round=round_, progress=progress, queue=queue, document=document, result=result,
@@ -175,7 +175,8 @@ def result_json(round_id: int):
     result = get_db().get(Result, round_id)
     if result is None:
         return _overview(g.round, 409, error=_("The result is signed when the count is sealed."))
-    return attachment(results.envelope_file(results.envelope_of(result)), f"ket-qua-dot-{round_id}.json", "application/json")
+    return attachment(results.envelope_file(results.envelope_of(result)), f"ket-qua-dot-{round_id}.json",
+                      "application/json")
 
 
 @bp.get("/rounds/<int:round_id>/ballots.json")

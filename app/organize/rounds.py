@@ -58,6 +58,11 @@ def new_round(conference_id: int):
         next_url=lambda created: url_for("organize.round_page", round_id=created.id), conference=conference)
 
 
+def _board_choices(db, round_: Round) -> list:
+    """The accounts the board may be named from: the tellers of the round's committee."""
+    return options((a.id, a.display_name) for a in authority.tellers_of(db, round_.conference.committee))
+
+
 def _forms(db, round_: Round, **submitted):
     """The round page's forms, filled from the round unless one was just submitted (and so keeps its input)."""
     forms = {
@@ -68,7 +73,7 @@ def _forms(db, round_: Round, **submitted):
                            formdata=None),
     }
     forms.update(submitted)
-    forms["board"].tellers.choices = options((a.id, a.display_name) for a in authority.tellers_of(db, round_.conference.committee))
+    forms["board"].tellers.choices = _board_choices(db, round_)
     return forms
 
 
@@ -166,7 +171,7 @@ def round_board(round_id: int):
     db = get_db()
     round_ = rounds.get_round(db, round_id)
     form = BoardForm()
-    form.tellers.choices = options((a.id, a.display_name) for a in authority.tellers_of(db, round_.conference.committee))
+    form.tellers.choices = _board_choices(db, round_)
     return _change(round_, form, lambda db: rounds.set_board(
         db, round_, form.tellers.data or [], approvals_required=form.approvals.data, actor=current_user.username),
         "board")
