@@ -62,9 +62,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     # what a round's state allows, as the domain's lifecycle says it, for the pages that show it
     app.jinja_env.globals.update(has_closed=lifecycle.has_closed, is_sealed=lifecycle.is_sealed)
 
-    from . import auth, db, errors, i18n, kiosk, security
+    from . import auth, db, errors, i18n, kiosk, limits, security
 
     db.init_app(app)
+    limits.init_app(app)  # first of the request hooks: an upload waits for its turn before anything reads it
     i18n.init_app(app)
     security.init_app(app)
     auth.init_app(app)

@@ -1,19 +1,27 @@
-"""Log-in with server-side sessions (Flask-Login) and the language switch. Who may open a page: app.access."""
+"""Log-in with server-side sessions (Flask-Login) and the language switch. Who may open a page: app.access.
+
+A log-in attempt is recorded (and committed) before its password is checked, the check itself runs under the
+process's limit on password hashing (app.limits), and a browser that logged in to an account before carries a
+signed device cookie (scoped to /login) whose attempts count apart from its address's: ballots.accounts says why.
+"""
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from ballots import accounts
+from ballots.errors import LoginThrottled, ServerBusy
 
-from .db import get_db
+from .db import get_db, own_session
 from .forms import LoginForm
-from .i18n import LANGUAGES
-from .views import attempt
+from .i18n import LANGUAGES, translate_error
+from .limits import gate
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -54,6 +62,30 @@ def _safe_next(target: str | None) -> str:
     return url_for("organize.home")
 
 
+DEVICE_COOKIE = "trustvote_device"
+DEVICE_LIFETIME = 180 * 24 * 3600  # seconds
+
+
+def _devices() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="trustvote.device")
+
+
+def _device_claim() -> tuple[int, str] | None:
+    """(account id, device id) from the browser's device cookie, if the server signed it."""
+    try:
+        account_id, device = _devices().loads(request.cookies.get(DEVICE_COOKIE, ""), max_age=DEVICE_LIFETIME)
+        return int(account_id), str(device)
+    except (BadData, ValueError, TypeError):
+        return None
+
+
+def _login_page(form: LoginForm, status: int, refusal=None):
+    if refusal is not None:
+        form.form_errors.append(translate_error(refusal))
+    headers = {"Retry-After": str(refusal.retry_after)} if refusal is not None and refusal.retry_after else {}
+    return render_template("auth/login.html", form=form), status, headers
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
@@ -61,22 +93,40 @@ def login():
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400 if form.is_submitted() else 200
-    account, refusal = attempt(lambda db: accounts.authenticate(
-        db, username=form.username.data, password=form.password.data, address=request.remote_addr or ""))
-    if refusal:  # throttled
-        form.form_errors.append(refusal.message)
-        return render_template("auth/login.html", form=form), refusal.status
+    claim = _device_claim()
+    # recorded and committed before the password is checked: concurrent attempts count one another
+    with own_session() as db:
+        try:
+            attempt = accounts.begin_login(db, username=form.username.data, address=request.remote_addr or "",
+                                           device_claim=claim)
+        except LoginThrottled as refusal:
+            return _login_page(form, refusal.status, refusal)
+        db.commit()
+    try:
+        with gate("hashing")():
+            checked = accounts.check_password(attempt, form.password.data)
+    except ServerBusy as busy:
+        with own_session() as db:  # never checked: it does not count against the owner
+            accounts.abandon_login(db, attempt)
+            db.commit()
+        return _login_page(form, busy.status, busy)
+    account = accounts.finish_login(get_db(), attempt, checked)
     if account is None:
-        # an answer, not an exception: the failure recorded for throttling is committed with the request
-        form.form_errors.append(_("Wrong username or password."))
-        return render_template("auth/login.html", form=form), 401
+        form.form_errors.append(_("Wrong username or password."))  # its failure stays recorded (committed above)
+        return _login_page(form, 401)
     token = accounts.open_session(get_db(), account)
     language = session.get("lang")
     session.clear()  # a fresh session at log-in: nothing chosen before it carries over, except the language
     if language:
         session["lang"] = language
     login_user(LoggedIn(account, token))
-    return redirect(_safe_next(request.args.get("next")))
+    response = redirect(_safe_next(request.args.get("next")))
+    # this browser's attempts at this account count apart from its address's from now on
+    device = claim[1] if claim and claim[0] == account.id else secrets.token_urlsafe(16)
+    response.set_cookie(DEVICE_COOKIE, _devices().dumps([account.id, device]), max_age=DEVICE_LIFETIME,
+                        path=url_for("auth.login"), httponly=True, samesite="Lax",
+                        secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return response
 
 
 @bp.post("/logout")

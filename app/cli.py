@@ -20,18 +20,24 @@ from ballots.db import make_engine, make_sessionmaker, reading
 from ballots.models import Result
 
 from . import create_app
-from .settings import Instance, Settings, init_instance, load_signing_key
+from .settings import AUDIT_KEY_FILE, Instance, Settings, init_instance, load_audit_key, load_signing_key
 
 DEMO_BALLOTS = "demo-ballots.pdf"
 DEMO_PAPER = "demo-paper-ballots.pdf"
 main = FlaskGroup(create_app=create_app, help="TrustVote: trust votes from set-up to signed, published result.")
 
 
+def _audit_key(instance: Instance) -> tuple[bytes, int]:
+    return load_audit_key(instance.instance_path / AUDIT_KEY_FILE)
+
+
 @contextmanager
 def _session(instance: Instance):
+    """A session on the instance's database whose audit entries are authenticated with the instance's key."""
+    key, _since = _audit_key(instance)
     engine = make_engine(instance.database_url)
     try:
-        with make_sessionmaker(engine)() as session:
+        with make_sessionmaker(engine, audit_key=key)() as session:
             yield session
     finally:
         engine.dispose()
@@ -41,11 +47,15 @@ def _session(instance: Instance):
 def init_command():
     """Create the instance folder, its keys (mode 600, kept if present) and the database schema."""
     instance = Instance.from_env()
-    for path in init_instance(instance.instance_path):
-        click.echo(f"created {path}")
+    instance.instance_path.mkdir(parents=True, exist_ok=True)  # the SQLite file may live in it
     engine = make_engine(instance.database_url)
     schema.upgrade(engine)
+    with make_sessionmaker(engine)() as session:
+        # a database that already has entries gets its audit key from the next entry on
+        since = audit.last_seq(session)
     engine.dispose()
+    for path in init_instance(instance.instance_path, audit_since=since):
+        click.echo(f"created {path}")
     click.echo(f"instance ready: {instance.instance_path}")
 
 
@@ -115,7 +125,7 @@ def ballots_issue(round_id: int, count: int, out_path: str, paper: str, actor: s
 
     The tokens are committed only once the PDF is written: a failure leaves no ballot that was never printed.
     """
-    from ballots import issuing, printing, rounds
+    from ballots import issuing, key_cards, printing, rounds
     from ballots.errors import BallotError
 
     instance = Instance.from_env()
@@ -127,8 +137,9 @@ def ballots_issue(round_id: int, count: int, out_path: str, paper: str, actor: s
             raise click.ClickException(str(exc)) from None
         with _private_file(out_path) as out, click.progressbar(length=count, label="printing") as bar:
             done = 0
-            for pages in printing.ballot_pages(printing.sheet_of(round_), issued.secrets, out,
-                                               base_url=instance.base_url, paper=paper):
+            sheet = printing.sheet_of(round_)
+            for pages in printing.ballot_pages(sheet, issued.secrets, out, base_url=instance.base_url, paper=paper,
+                                               front=key_cards.front(sheet, issued.box)):
                 bar.update(pages - done)
                 done = pages
         session.commit()
@@ -159,12 +170,15 @@ def audit_verify():
     instance = Instance.from_env()
     key_path = instance.signing_key_path
     public_key = signing.public_bytes(load_signing_key(key_path)) if key_path.exists() else None
+    key, since = _audit_key(instance)
     with _session(instance) as session:
-        verdict = audit.verify(reading(session))
+        verdict = audit.verify(reading(session), key, since)
         problems = sealing.verify_sealed(session, public_key)
         sealed = session.scalar(select(func.count()).select_from(Result))
     if verdict.ok:
-        click.echo(f"audit chain intact: {verdict.entries} entries, head {verdict.head}")
+        click.echo(f"audit chain intact: {verdict.entries} entries, head {verdict.head}"
+                   + (f" ({verdict.unauthenticated} written before the audit key, not authenticated)"
+                      if verdict.unauthenticated else ""))
     else:
         click.echo(f"audit chain BROKEN at entry {verdict.broken_seq}: {verdict.reason} "
                    f"({verdict.entries} entries verified before it)", err=True)

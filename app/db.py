@@ -11,9 +11,10 @@ from ballots.db import make_engine, make_sessionmaker
 
 def init_app(app: Flask) -> None:
     # create_engine does not connect: nothing touches the database at start-up
-    engine = make_engine(app.config["TRUSTVOTE"].database_url)
+    settings = app.config["TRUSTVOTE"]
+    engine = make_engine(settings.database_url)
     app.extensions["trustvote.engine"] = engine
-    app.extensions["trustvote.sessionmaker"] = make_sessionmaker(engine)
+    app.extensions["trustvote.sessionmaker"] = make_sessionmaker(engine, audit_key=settings.audit_key)
     app.teardown_appcontext(_close)
 
 

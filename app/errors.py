@@ -10,6 +10,8 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from ballots.errors import BallotError
@@ -25,19 +27,43 @@ MESSAGES = {
     405: lambda: _("This action is not allowed here."),
     413: lambda: _("The file or form sent is too large."),
     429: lambda: _("Too many requests. Please wait a moment."),
+    503: lambda: _("The server cannot reach its database just now. Try again in a few seconds: a ballot sent again "
+                   "is counted only once."),
 }
+# how long a client waits before trying again when the database is unreachable (the kiosk's script does so by
+# itself, with the same submission id)
+DATABASE_RETRY_SECONDS = 3
 
 
-def _answer(name: str, message: str, status: int):
+def _answer(name: str, message: str, status: int, retry_after: int | None = None):
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
     if request.path.startswith("/api/"):
-        return jsonify(error=name, message=message), status
-    return render_template("error.html", message=message, status=status), status
+        return jsonify(error=name, message=message), status, headers
+    return render_template("error.html", message=message, status=status), status, headers
+
+
+def is_outage(exc: DBAPIError) -> bool:
+    """The database cannot be reached or does not answer in time (not a query the code got wrong)."""
+    return isinstance(exc, OperationalError) or exc.connection_invalidated
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(BallotError)
     def ballot_error(exc: BallotError):
-        return _answer(type(exc).__name__, translate_error(exc), exc.status)
+        return _answer(type(exc).__name__, translate_error(exc), exc.status, exc.retry_after)
+
+    @app.errorhandler(DBAPIError)
+    def database_error(exc: DBAPIError):
+        """An outage (refused connections, a database that stopped, one locked past the busy timeout) is 503 with
+        Retry-After: nothing was acknowledged, and the tablet tries again with the same submission id."""
+        if not is_outage(exc):
+            raise exc
+        app.logger.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else type(exc).__name__)
+        return _answer("DatabaseUnavailable", MESSAGES[503](), 503, DATABASE_RETRY_SECONDS)
+
+    @app.errorhandler(PoolTimeout)
+    def pool_timeout(_exc: PoolTimeout):
+        return _answer("DatabaseUnavailable", MESSAGES[503](), 503, DATABASE_RETRY_SECONDS)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

@@ -44,6 +44,27 @@ class CommitteeForm(FlaskForm):
     level = StringField(_l("Level"), validators=[DataRequired(REQUIRED), Length(max=80)],
                         description=_l("For example: Tỉnh ủy, Đảng ủy xã, Chi bộ"))
     parent_id = SelectField(_l("Direct upper-level committee"), coerce=int, validators=[InputRequired(REQUIRED)])
+    effective_on = DateField(_l("Takes effect on"), validators=[Optional()], description=_l(
+        "Leave empty to correct a typing error. When the committee is renamed or moved, give the day: the rounds "
+        "held before it keep the old name."))
+
+
+class FormationForm(FlaskForm):
+    sources = MultiCheckboxField(_l("Formed from"), coerce=int,
+                                 validators=[DataRequired(_l("Choose the committees it was formed from."))])
+    formed_on = DateField(_l("Formed on"), validators=[DataRequired(_l("Enter a date."))],
+                          description=_l("The committees it was formed from that still exist end the day before."))
+
+
+class CloseForm(FlaskForm):
+    closed_on = DateField(_l("Last day"), validators=[DataRequired(_l("Enter a date."))],
+                          description=_l("It keeps its members, rounds and results as history and takes nothing new."))
+
+
+class CarryOverForm(FlaskForm):
+    person_id = SelectField(_l("Person"), coerce=int, validators=[InputRequired(REQUIRED)])
+    post = StringField(_l("Post"), validators=[DataRequired(REQUIRED), Length(max=120)],
+                       description=_l("As printed on the ballot: Bí thư, Phó Bí thư, Ủy viên BTV, Ủy viên BCH…"))
 
 
 class MemberForm(FlaskForm):
@@ -97,6 +118,7 @@ PUBLISHER_CHOICES = [("board", _l("The counting board")), ("organizer", _l("The 
 INVALID_MARK_CHOICES = [("ballot", _l("The whole ballot is invalid")), ("row", _l("Only that row is invalid"))]
 EXTRA_WRITING_CHOICES = [("void", _l("Voids the ballot")), ("ignore", _l("Is ignored"))]
 AUDIENCE_CHOICES = [("committee", _l("The committee itself")), ("upper", _l("The direct upper-level committee")),
+                    ("above", _l("Every upper-level committee, up the tree")),
                     ("candidate", _l("Each rated person (their own rows)")),
                     ("conference", _l("The whole conference"))]
 

@@ -51,6 +51,7 @@ BASE_SENTENCES = {
     "issued": _l("Percentages are of the %(count)s ballots issued."),
     "convened": _l("Percentages are of the %(count)s people convened."),
 }
+BASE_NAMES = {"collected": _l("ballots collected"), "issued": _l("ballots issued"), "convened": _l("people convened")}
 PHASE_NAMES = {
     "not_started": _l("Not started"),
     "open": _l("Voting"),
@@ -75,6 +76,7 @@ def init_app(app: Flask) -> None:
             "reason_name": lambda key: REASON_NAMES.get(key, key),
             "anomaly_name": lambda key: ANOMALY_NAMES.get(key, key),
             "base_sentence": lambda name, count: BASE_SENTENCES[name] % {"count": count},
+            "base_name": lambda name: BASE_NAMES.get(name, name),
             "pct": percentage,
             "phase_name": lambda key: PHASE_NAMES.get(key, key),
             "day": lambda iso: format_date(dt.date.fromisoformat(iso)) if iso else "",

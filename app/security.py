@@ -40,4 +40,8 @@ def init_app(app: Flask) -> None:
         if response.mimetype == "text/html":
             # pages of a logged-in user or a ballot must never be served again from a cache
             response.headers["Cache-Control"] = "no-store"
+        elif "Cache-Control" not in response.headers:
+            # nor any other answer that does not say otherwise (the live turnout's JSON, the board's numbers): only
+            # static files, which send_file marks for revalidation, may be kept
+            response.headers["Cache-Control"] = "no-store"
         return response

@@ -7,6 +7,7 @@ refuses to start without them rather than failing at the first seal.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from dataclasses import dataclass, field, fields
@@ -19,6 +20,9 @@ from ballots import signing
 
 SECRET_KEY_FILE = "secret_key"
 SIGNING_KEY_FILE = "signing_key.pem"
+# the key that authenticates the audit chain (ballots.audit), and the sequence number from which it does:
+# "<base64 of 32 bytes> <sequence number>", one line
+AUDIT_KEY_FILE = "audit_key"
 
 
 class MissingKeys(RuntimeError):
@@ -60,9 +64,15 @@ class Settings(Instance):
 
     secret_key: str = field(repr=False)
     signing_key: Ed25519PrivateKey = field(repr=False)
+    audit_key: bytes = field(repr=False)
+    audit_since: int  # entries up to this sequence number were written before the instance had its audit key
     secure_cookies: bool
     proxy_hops: int
     max_upload_bytes: int = 8 * 1024 * 1024
+    # how gunicorn serves the app (deploy/gunicorn.conf.py reads the same variables): app.limits sizes its
+    # per-process limits on costly work from these
+    workers: int = 2
+    threads: int = 32
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -74,8 +84,11 @@ class Settings(Instance):
             **{f.name: getattr(instance, f.name) for f in fields(Instance)},
             secret_key=env.get("TRUSTVOTE_SECRET_KEY") or _read_key(instance.instance_path / SECRET_KEY_FILE),
             signing_key=load_signing_key(instance.signing_key_path),
+            **dict(zip(("audit_key", "audit_since"), load_audit_key(instance.instance_path / AUDIT_KEY_FILE))),
             secure_cookies=env.get("TRUSTVOTE_SECURE_COOKIES", default_secure) == "1",
             proxy_hops=int(env.get("TRUSTVOTE_PROXY_HOPS", "0")),
+            workers=int(env.get("TRUSTVOTE_WORKERS") or min(os.cpu_count() or 1, 4)),
+            threads=int(env.get("TRUSTVOTE_THREADS") or 32),
         )
 
 
@@ -100,6 +113,21 @@ def load_signing_key(path: Path) -> Ed25519PrivateKey:
         raise UnusableKey(f"The signing key at {path} cannot be used: {exc}") from None
 
 
+def load_audit_key(path: Path) -> tuple[bytes, int]:
+    """The audit key and the sequence number from which it authenticates the chain. Raises MissingKeys without
+    the file, UnusableKey if it is not what `init_instance` wrote."""
+    try:
+        encoded, since = path.read_text().split()
+        key, since = base64.b64decode(encoded, validate=True), int(since)
+    except FileNotFoundError:
+        raise MissingKeys(f"No audit key at {path}. Run `trustvote init` to create the instance's keys.") from None
+    except ValueError as exc:
+        raise UnusableKey(f"The audit key at {path} cannot be used: {exc}") from None
+    if len(key) != 32 or since < 0:
+        raise UnusableKey(f"The audit key at {path} cannot be used: not 32 bytes and a sequence number")
+    return key, since
+
+
 def _write_private(path: Path, data: bytes) -> None:
     # created with mode 600 from the start: the key is never readable by others, not even for an instant
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -107,8 +135,10 @@ def _write_private(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def init_instance(instance: Path) -> list[Path]:
-    """Create the instance folder and any missing key (mode 600). Returns the files created; keeps existing keys."""
+def init_instance(instance: Path, *, audit_since: int = 0) -> list[Path]:
+    """Create the instance folder and any missing key (mode 600). Returns the files created; keeps existing keys.
+    `audit_since`: for a database that already has audit entries, the last one's sequence number (the new audit
+    key authenticates the entries after it)."""
     instance.mkdir(parents=True, exist_ok=True)
     os.chmod(instance, 0o700)
     created = []
@@ -123,4 +153,8 @@ def init_instance(instance: Path) -> list[Path]:
                                 serialization.NoEncryption())
         _write_private(signing_key, pem)
         created.append(signing_key)
+    audit_key = instance / AUDIT_KEY_FILE
+    if not audit_key.exists():
+        _write_private(audit_key, f"{base64.b64encode(secrets.token_bytes(32)).decode()} {audit_since}\n".encode())
+        created.append(audit_key)
     return created

@@ -3,12 +3,20 @@
 Each entry's hash covers its sequence number, time, actor, action, subject, details and the previous entry's
 hash, so editing, deleting or reordering any row breaks the chain at that row. The head row records the
 last sequence number and hash, so a truncated tail shows too.
+
+A chain alone can be rewritten by whoever holds the database: change an entry, recompute every hash after it
+and the head. So each entry's hash, and the head, also carry an HMAC-SHA256 under the instance's audit key, which
+lives in the instance folder, never in the database (the key travels with the session: `session.info
+["audit_key"]`, set by ballots.db.make_sessionmaker). `verify` with the key names any entry whose MAC is wrong
+or missing after the sequence number at which the instance got its key (entries written before it, by an older
+version, are counted, not authenticated).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -26,6 +34,16 @@ def entry_hash(
     stamp = utc_stamp(at) if at else ""
     record = canonical_json([seq, stamp, actor, action, subject, details, prev_hash])
     return hashlib.sha256(record.encode()).hexdigest()
+
+
+def entry_mac(key: bytes, entry_hash: str) -> str:
+    """The MAC of an entry: HMAC-SHA256 of its hash under the audit key."""
+    return hmac.new(key, f"entry {entry_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+def head_mac(key: bytes, seq: int, head_hash: str) -> str:
+    """The MAC of the head: HMAC-SHA256 of its sequence number and hash under the audit key."""
+    return hmac.new(key, f"head {seq} {head_hash}".encode(), hashlib.sha256).hexdigest()
 
 
 def record(
@@ -53,18 +71,27 @@ def record(
         session.add(head)
     at = (now or utcnow()).replace(microsecond=0) if timed else None
     details_json = canonical_json(details or {})
+    key = session.info.get("audit_key")
     entries = []
     seq, prev_hash = head.seq, head.hash
     for _ in range(count):
         fields = dict(seq=seq + 1, at=at, actor=actor, action=action, subject=subject, details=details_json,
                       prev_hash=prev_hash)
-        entry = AuditEntry(**fields, hash=entry_hash(**fields))
+        digest = entry_hash(**fields)
+        entry = AuditEntry(**fields, hash=digest, mac=entry_mac(key, digest) if key else None)
         entries.append(entry)
         seq, prev_hash = entry.seq, entry.hash
     session.add_all(entries)
     head.seq, head.hash = seq, prev_hash
+    head.mac = head_mac(key, seq, prev_hash) if key else None
     session.flush()
     return entries[-1]
+
+
+def last_seq(session: Session) -> int:
+    """The sequence number of the last entry (0 for an empty log)."""
+    head = session.get(AuditHead, 1)
+    return head.seq if head else 0
 
 
 @dataclass(frozen=True)
@@ -74,10 +101,17 @@ class Verdict:
     head: str
     broken_seq: int | None = None
     reason: str = ""
+    unauthenticated: int = 0  # entries written before the instance had its audit key
 
 
-def verify(session: Session) -> Verdict:
-    """Walk the chain in sequence order and name the first broken entry (None when the chain holds)."""
+def _authentic(key: bytes, given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given, expected)
+
+
+def verify(session: Session, key: bytes | None = None, since: int = 0) -> Verdict:
+    """Walk the chain in sequence order and name the first broken entry (None when the chain holds). With the
+    audit `key`, every entry after sequence number `since` (when the instance got its key) and the head must
+    carry their MAC."""
     expected_seq, prev = 1, GENESIS
     rows = session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars()
     for entry in rows:
@@ -96,6 +130,9 @@ def verify(session: Session) -> Verdict:
         )
         if recomputed != entry.hash:
             return Verdict(False, expected_seq - 1, prev, entry.seq, "its content does not match its hash")
+        if key is not None and entry.seq > since and not _authentic(key, entry.mac, entry_mac(key, entry.hash)):
+            return Verdict(False, expected_seq - 1, prev, entry.seq,
+                           "its MAC is not the audit key's: the chain was rewritten without the key")
         prev = entry.hash
         expected_seq += 1
     count = expected_seq - 1
@@ -103,4 +140,6 @@ def verify(session: Session) -> Verdict:
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
     if (head_seq, head_hash) != (count, prev):
         return Verdict(False, count, prev, count + 1, f"the head says {head_seq} entries, the chain has {count}")
-    return Verdict(True, count, prev)
+    if key is not None and count > since and not _authentic(key, head.mac, head_mac(key, head_seq, head_hash)):
+        return Verdict(False, count, prev, count, "the head's MAC is not the audit key's")
+    return Verdict(True, count, prev, unauthenticated=min(since, count) if key is not None else count)

@@ -5,7 +5,8 @@ Roles are granted per committee. An organizer's grant covers the committees belo
 up its communes); a teller's or viewer's grant covers exactly its committee. An administrator manages accounts
 and holds no role by being one. The audience of a published result is the round's setting, by default the
 committee itself and its direct upper-level committee; before publication nobody reads a number outside the
-board. The domain and the app's access hooks both ask these functions; none is written twice.
+board; a round may widen it to every upper level ("above"), so that a province reads a chi bộ's result. The
+domain and the app's access hooks both ask these functions; none is written twice.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import NotOnBoard
-from .models import Account, Committee, Grant, Round
+from .lifecycle import BOARD_AT_WORK
+from .models import Account, BoardMember, Committee, Grant, Round
 
 # what a reader may read of a published result: everything, or only the rows of the rated person themself
 EVERYTHING, OWN_ROWS = "all", "own"
@@ -52,6 +54,20 @@ def tellers_of(session: Session, committee: Committee) -> list[Account]:
                                 .order_by(Account.display_name, Account.id)).unique())
 
 
+def boards_at_work(session: Session, account: Account) -> list[Round]:
+    """The rounds on whose counting board the account sits and which are between their opening and their seal."""
+    return list(session.scalars(select(Round).join(BoardMember, BoardMember.round_id == Round.id)
+                                .where(BoardMember.account_id == account.id, Round.state.in_(BOARD_AT_WORK))
+                                .order_by(Round.id)))
+
+
+def seats_outside_reach(account: Account, person) -> list[Committee]:
+    """The committees a person sits on where the account is not an organizer: an organizer may change a person
+    (their name, shared by all their seats) only where this is empty."""
+    return sorted((seat.committee for seat in person.memberships
+                   if not has_role(account, "organizer", seat.committee)), key=lambda c: c.id)
+
+
 def sits_on_board(account: Account, round_: Round) -> bool:
     """Whether the account is a member of the round's counting board (named in draft among its tellers)."""
     return any(seat.account_id == account.id for seat in round_.board)
@@ -79,6 +95,8 @@ def reach(account: Account, committee: Committee, audience: list[str] | tuple[st
         return EVERYTHING
     if committee.parent is not None and reads_from_above(account, committee.parent, audience):
         return EVERYTHING
+    if "above" in audience and any(has_role(account, "viewer", upper) for upper in ancestors(committee)[1:]):
+        return EVERYTHING  # every upper level, not only the direct one: the province reads a chi bộ's result
     if "conference" in audience and any(has_role(account, role, committee) for role in ("viewer", "teller")):
         return EVERYTHING
     if "candidate" in audience and account.person_id is not None and account.person_id in candidate_people:
@@ -93,7 +111,9 @@ def reach_of_round(account: Account, round_: Round) -> str | None:
         return None
     if sits_on_board(account, round_):
         return EVERYTHING
-    return reach(account, round_.conference.committee, round_.audience, {c.person_id for c in round_.candidates})
+    # the candidates matter only to an audience that names them (not loaded for the thousands a dashboard asks about)
+    people = {c.person_id for c in round_.candidates} if "candidate" in round_.audience else set()
+    return reach(account, round_.conference.committee, round_.audience, people)
 
 
 def reads_from_above(account: Account, parent: Committee, audience: list[str] | tuple[str, ...]) -> bool:

@@ -2,22 +2,23 @@
 
 Takes a Session, flushes, never commits: the caller commits before the tablet says "recorded" (durability).
 A cast spends the token with one conditional UPDATE (the condition lives in the UPDATE, so two tablets with
-the same sheet cannot both win, on SQLite or PostgreSQL) and inserts an anonymous ballot: a random id, its round
-and its marks, nothing that links it to the token, the tablet or the time.
+the same sheet cannot both win, on SQLite or PostgreSQL) and stores its ballot sealed to the round's key
+(ballots.ballot_box): a random id, its round and the sealed bytes. The same transaction writes both, and
+whoever holds the database can join them (PostgreSQL's xmin, the WAL), so the marks are never written readable
+until the board opens the box after the close.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import secrets as random_source
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, guessing, tokens
+from . import audit, ballot_box, guessing, tokens
 from .errors import (
     N_,
     BallotAlreadyUsed,
@@ -31,7 +32,7 @@ from .errors import (
     WrongRound,
 )
 from .lifecycle import RoundState, TokenState, advance, require_state
-from .models import Ballot, Candidate, Round, Token
+from .models import Candidate, Round, Token
 from .tally import HIGH, LOW, NONE, TRUST
 
 TABLET_MARKS = frozenset((NONE, HIGH, TRUST, LOW))  # a tablet cannot tick two boxes
@@ -47,16 +48,14 @@ def open_voting(session: Session, round_: Round, *, actor: str) -> None:
 
 
 def close_voting(session: Session, round_: Round, *, actor: str) -> None:
-    """Close casting. On PostgreSQL the ballot and token tables are rewritten in the order of their ids, so
-    that no row's place in the file tells when it was written (SQLite's ballot table has no rowid and keeps
-    its rows in id order, and updates tokens in place). Raises RoundNotOpen."""
+    """Close casting, and record how many sealed ballots the box holds and their digest (the opening must find
+    exactly these). Raises RoundNotOpen."""
     require_state(round_, RoundState.OPEN, refusal=RoundNotOpen)
     advance(round_, RoundState.CLOSED)
     session.flush()
     audit.record(session, actor=actor, action="round.close", subject=f"round:{round_.id}")
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("CLUSTER ballot USING pk_ballot"))
-        session.execute(text("CLUSTER token USING pk_token"))
+    if ballot_box.box_of(session, round_) is not None:
+        ballot_box.record_close(session, round_, actor=actor)
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,7 @@ def show_ballot(session: Session, *, code: str, kiosk_round: int | None = None) 
         raise refusal
     return BallotView(round_id=round_.id, committee=round_.conference.committee.name,
                       conference=round_.conference.name, title=round_.title,
-                      candidates=tuple((c.person.full_name, c.post) for c in round_.candidates),
+                      candidates=tuple((c.name, c.post) for c in round_.candidates),
                       invalid_mark_policy=round_.invalid_mark_policy)
 
 
@@ -143,7 +142,6 @@ class Cast:
 _token = Token.__table__
 _round = Round.__table__
 _candidate = Candidate.__table__
-_ballot = Ballot.__table__
 
 
 def _spend_statement(kiosk_round: bool):
@@ -170,7 +168,6 @@ _EXPLAIN = (select(_token.c.round_id, _token.c.state, _token.c.submission_hash, 
                    .scalar_subquery().label("candidates"))
             .join_from(_token, _round, _round.c.id == _token.c.round_id)
             .where(_token.c.secret_hash == bindparam("secret_hash")))
-_INSERT_BALLOT = insert(_ballot)
 
 
 def _refusal(session: Session, cast: Cast, secret_hash: bytes, ours: bytes) -> str | BallotError:
@@ -189,23 +186,23 @@ def _refusal(session: Session, cast: Cast, secret_hash: bytes, ours: bytes) -> s
 def cast_ballots(session: Session, casts: Sequence[Cast]) -> list[str | BallotError]:
     """Spend each cast's token and record its ballot, all in the session's transaction, so that casts arriving
     together share one commit; return, for each cast in order, RECORDED, ALREADY_RECORDED (a retry of the same
-    submission: the ballot table is not touched) or the BallotError that refuses it (KioskThrottled,
-    MalformedCode, InvalidInput, UnknownBallot, WrongRound, BallotVoided, BallotAlreadyUsed, RoundNotOpen,
-    InvalidMarks), for which nothing was written but, for a code that matched no ballot from a cast that names
-    its tablet, the guess that the throttle counts. Flushes, never commits: the caller commits before telling
-    any voter.
+    submission: the ballot table is not touched) or the BallotError that refuses it (MalformedCode,
+    InvalidInput, UnknownBallot, WrongRound, BallotVoided, BallotAlreadyUsed, RoundNotOpen, InvalidMarks), for
+    which nothing was written but, for a code that matched no ballot from a cast that names its tablet, the guess
+    that the throttle counts (the UnknownBallot then carries the seconds its answer is held: ballots.guessing).
+    Every code is looked up, whatever its tablet sent before: a ballot that can be cast always is. Flushes, never
+    commits: the caller commits before telling any voter.
 
-    Each accepted cast is one conditional UPDATE of its token (exactly one row), one anonymous ballot (a random
-    id, its round and marks: no token, no time, no order) and one content-free, untimed audit entry.
+    Each accepted cast is one conditional UPDATE of its token (exactly one row), one sealed ballot (a random id,
+    its round and its marks sealed to the round's key: no token, no time, nothing readable) and one content-free,
+    untimed audit entry.
     """
     outcomes: list[str | BallotError] = []
-    ballots: list[dict] = []
+    accepted: list[tuple[int, bytes]] = []
     per_round: dict[int, int] = {}
-    guesses = guessing.Guesses(session, [(cast.tablet, cast.address) for cast in casts if cast.tablet is not None])
+    guesses = None  # the recent failures of the batch's tablets: read once, and only if a code matches nothing
     for cast in casts:
         try:
-            if cast.tablet is not None:
-                guesses.check(cast.tablet, cast.address)
             secret_hash = tokens.hash_secret(tokens.secret_of(cast.code))
             ours = submission_hash(cast.submission)
         except BallotError as exc:  # malformed input: refused before any lookup
@@ -220,15 +217,16 @@ def cast_ballots(session: Session, casts: Sequence[Cast]) -> list[str | BallotEr
         if spent is None:
             refusal = _refusal(session, cast, secret_hash, ours)
             if isinstance(refusal, UnknownBallot) and cast.tablet is not None:
-                guessing.record(session, tablet=cast.tablet, address=cast.address)  # committed with the batch
-                guesses.add(cast.tablet, cast.address)
+                if guesses is None:
+                    guesses = guessing.Guesses(session, [(c.tablet, c.address) for c in casts if c.tablet is not None])
+                refusal.delay = guesses.fail(session, cast.tablet, cast.address)  # recorded with the batch
             outcomes.append(refusal)
             continue
-        ballots.append({"id": random_source.token_bytes(16), "round_id": spent, "marks": cast.marks})
+        accepted.append((spent, cast.marks))
         per_round[spent] = per_round.get(spent, 0) + 1
         outcomes.append(RECORDED)
-    if ballots:
-        session.execute(_INSERT_BALLOT, ballots)
+    if accepted:
+        ballot_box.seal_casts(session, accepted)
         # content-free and untimed: the log says how many ballots were cast in a round, nothing else
         for round_id, count in sorted(per_round.items()):
             audit.record(session, actor="kiosk", action="ballot.cast", subject=f"round:{round_id}", timed=False,

@@ -14,7 +14,7 @@ from functools import cached_property
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from . import audit, paper_entry, results
+from . import audit, ballot_box, paper_entry, results
 from .accounting import live_count
 from .authority import require_board
 from .errors import N_, InvalidInput, NotCounted, NotCountingNow, SheetsUnsettled
@@ -40,9 +40,14 @@ class Count:
     what paper entry set aside or the board ruled on."""
 
     tally: Tally
-    sheets: list[Sheet]
+    sheets: list[Sheet]  # the tablet ballots first, then the settled paper sheets
+    tablets: int
     set_aside: int
     ruled_sheets: int
+
+    @property
+    def tablet_sheets(self) -> list[Sheet]:
+        return self.sheets[:self.tablets]
 
     @cached_property
     def digest(self) -> str:
@@ -53,10 +58,21 @@ class Count:
 def count_of(session: Session, round_: Round, states: list[paper_entry.SheetState] | None = None) -> Count:
     """The tally of the round's settled ballots under its rule set (and, when asked, the ballots' digest)."""
     states = paper_entry.sheet_states(session, round_) if states is None else states
-    sheets = [*_tablet_sheets(session, round_), *paper_entry.settled_sheets(states)]
+    tablets = list(_tablet_sheets(session, round_))
+    sheets = [*tablets, *paper_entry.settled_sheets(states)]
     counted = tally(sheets, candidates=len(round_.candidates), rule_set=rule_set_of(round_),
                     convened=round_.convened, present=round_.present, issued=live_count(session, round_))
-    return Count(counted, sheets, paper_entry.set_aside_count(session, round_), paper_entry.ruled_count(states))
+    return Count(counted, sheets, len(tablets), paper_entry.set_aside_count(session, round_),
+                 paper_entry.ruled_count(states))
+
+
+def checked_count(session: Session, round_: Round) -> Count:
+    """The count, once the box is open and its tablet ballots are still those the opening recorded (what the
+    count and the seal rest on). Raises BoxNotOpen, OpenedSetChanged, OpenedBallotChanged."""
+    ballot_box.require_open(session, round_)
+    counted = count_of(session, round_)
+    ballot_box.check_opened(session, round_, counted.tablet_sheets)
+    return counted
 
 
 def has_anomaly(session: Session, round_: Round) -> bool:
@@ -69,17 +85,17 @@ def has_anomaly(session: Session, round_: Round) -> bool:
 
 
 def count_round(session: Session, round_: Round, *, account: Account) -> Tally:
-    """Finish paper entry and count: every sheet entered must be settled. Returns the tally.
+    """Finish paper entry and count: the box must be open and every sheet entered settled. Returns the tally.
 
-    Raises RoundSealed, NotCountingNow, NotOnBoard, SheetsUnsettled.
+    Raises RoundSealed, NotCountingNow, NotOnBoard, SheetsUnsettled, BoxNotOpen, OpenedSetChanged,
+    OpenedBallotChanged.
     """
     require_unsealed_state(round_, RoundState.CLOSED, refusal=NotCountingNow)
     require_board(account, round_)
-    states = paper_entry.sheet_states(session, round_)
-    waiting = len(paper_entry.unsettled(states))
+    waiting = len(paper_entry.unsettled(paper_entry.sheet_states(session, round_)))
     if waiting:
         raise SheetsUnsettled(count=waiting)
-    counted = count_of(session, round_, states).tally
+    counted = checked_count(session, round_).tally
     advance(round_, RoundState.COUNTED)
     session.flush()
     audit.record(session, actor=account.username, action="round.count", subject=f"round:{round_.id}",

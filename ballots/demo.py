@@ -1,44 +1,102 @@
-"""The demo province that `make run` loads into an empty database: a fictional province, realistic shape.
+"""The demo province that `make run` loads into an empty database: a fictional province after the 2025
+reorganization, with the term before it kept as history.
 
-Three levels below the province (districts, communes, Party cells), Vietnamese names and posts, district
-secretaries who also sit on the provincial committee, a conference with a round in draft, another whose ballots
-are issued and printed (ready to vote), a third whose tablet voting is over and whose paper ballots wait to be
-counted (printed too, so a newcomer can key them in), a fourth whose result is counted, sealed and published
-(what the viewers and the district's dashboard show), and an account of each role.
+Today's tree (2025–2030): Tỉnh ủy Sơn Lâm; directly below it a hundred đảng ủy xã, phường and one đặc khu, formed
+on 1 July 2025 by merging the old communes, and a few đảng ủy trực thuộc; chi bộ under some communes, and under a
+large phường an đảng bộ bộ phận with chi bộ of its own. The mid-term rounds of 2027 stand in every state, so the
+province's dashboard shows a realistic spread: most published, some sealed, counting, voting, issued or in draft,
+and communes that have not started. Four of them make the README's walkthrough: a round in draft (Tân Hòa), one
+whose ballots are issued and printed (Phú Lộc), one whose tablet voting is over and whose paper ballots wait to be
+counted (Thạch Bàn, printed too), and one counted, sealed and published (Tân Phú).
+
+The term before (2020–2025), kept as history: the old district committees and, for three of them, their old
+communes, each with its mid-term round of 2023, published; the old communes are recorded as what the new ones were
+formed from, and they and the districts ended on 30 June 2025. A person who sat on the district committee of Tân
+Phú sits on the new commune of Tân Phú: one person, whose trust over time runs across both. The province's agency
+committee was renamed in 2025; its 2023 result keeps the old name. A chi bộ's round published to every upper level
+shows in the province's roll-up; the others' only to their commune.
+
+An account of each role. The demo is built through the domain functions (every audit entry is real) and quickly:
+`make run` on a fresh machine loads it in seconds, not minutes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+import secrets
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import accounts, casting, committees, counting, issuing, printing, publication, rounds, sealing, tokens
-from .models import Committee
+from . import accounts, ballot_box, casting, committees, counting, issuing, printing, publication, rounds, sealing
+from . import tokens
+from .models import Account, Committee, Person, Round
 
 ACTOR = "demo"
-FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý", "Đinh"]
-MIDDLE = ["Văn", "Thị", "Đức", "Minh", "Thanh", "Hữu", "Quang", "Ngọc", "Thu", "Xuân", "Công", "Thế"]
+FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý", "Đinh",
+          "Võ", "Phan", "Trịnh", "Mai", "Lương", "Tạ"]
+MIDDLE = ["Văn", "Thị", "Đức", "Minh", "Thanh", "Hữu", "Quang", "Ngọc", "Thu", "Xuân", "Công", "Thế", "Bảo", "Kim",
+          "Hồng", "Anh"]
 GIVEN = ["Hùng", "Lan", "Hương", "Dũng", "Tuấn", "Hà", "Nga", "Thắng", "Sơn", "Hải", "Phương", "Cường", "Yến",
-         "Khánh", "Long", "Mai", "Quý", "Thảo", "Bình", "Huệ", "Việt", "Trường", "Ánh", "Đạt"]
+         "Khánh", "Long", "Mai", "Quý", "Thảo", "Bình", "Huệ", "Việt", "Trường", "Ánh", "Đạt", "Hiếu", "Nam", "Linh",
+         "Tâm", "Trang", "Hạnh", "Quân", "Vinh"]
 
 PROVINCE = ("Tỉnh ủy Sơn Lâm", "Tỉnh ủy")
-DISTRICTS = {
-    "Huyện ủy Tân Phú": ["Đảng ủy xã Tân Hòa", "Đảng ủy xã Phú Lộc", "Đảng ủy thị trấn Tân Phú", "Đảng ủy xã Thạch Bàn"],
-    "Huyện ủy Kim Sơn": ["Đảng ủy xã Kim Đông", "Đảng ủy xã Yên Mật", "Đảng ủy xã Lai Thành"],
-    "Thành ủy Lâm Giang": ["Đảng ủy phường Bến Thủy", "Đảng ủy phường Hưng Bình", "Đảng ủy xã Nghi Phú"],
+OLD_TERM, NEW_TERM = "2020-2025", "2025-2030"
+# the district level ended and the new communes were formed (Hướng dẫn 31-HD/BTCTW)
+DISTRICTS_END, COMMUNES_FORMED = dt.date(2025, 6, 30), dt.date(2025, 7, 1)
+
+# The old districts (2020–2025). Three keep their communes as history; the others only their own committee.
+OLD_DISTRICTS = {
+    "Huyện ủy Tân Phú": ["Đảng ủy thị trấn Tân Phú", "Đảng ủy xã Tân An", "Đảng ủy xã Tân Hòa", "Đảng ủy xã Phú Mỹ",
+                         "Đảng ủy xã Phú Lộc", "Đảng ủy xã Thạch Bàn"],
+    "Huyện ủy Kim Sơn": ["Đảng ủy xã Kim Đông", "Đảng ủy xã Yên Mật", "Đảng ủy xã Lai Thành", "Đảng ủy xã Kim Tân"],
+    "Thành ủy Lâm Giang": ["Đảng ủy phường Bến Thủy", "Đảng ủy phường Hưng Bình", "Đảng ủy phường Trung Đô",
+                           "Đảng ủy xã Nghi Phú"],
+    "Thị ủy Bình Minh": [], "Huyện ủy Yên Lạc": [], "Huyện ủy Sông Mã": [], "Huyện ủy Hòa Vang": [],
+    "Huyện ủy Cô Tiên": [],
 }
-CELLS = ["Chi bộ thôn Đông", "Chi bộ thôn Trung", "Chi bộ thôn Đoài", "Chi bộ Trường Tiểu học"]
-CONFERENCE_COMMUNE = "Đảng ủy xã Tân Hòa"
-TERM = "2020-2025"
+# the new communes formed from old ones that the demo keeps (the others' origins are not recorded)
+FORMED_FROM = {
+    "Đảng ủy xã Tân Phú": ["Đảng ủy thị trấn Tân Phú", "Đảng ủy xã Tân An"],
+    "Đảng ủy xã Tân Hòa": ["Đảng ủy xã Tân Hòa", "Đảng ủy xã Phú Mỹ"],
+    "Đảng ủy xã Phú Lộc": ["Đảng ủy xã Phú Lộc"],
+    "Đảng ủy xã Thạch Bàn": ["Đảng ủy xã Thạch Bàn"],
+    "Đảng ủy xã Kim Sơn": ["Đảng ủy xã Kim Đông", "Đảng ủy xã Yên Mật", "Đảng ủy xã Kim Tân"],
+    "Đảng ủy xã Lai Thành": ["Đảng ủy xã Lai Thành"],
+    "Đảng ủy phường Lâm Giang": ["Đảng ủy phường Bến Thủy", "Đảng ủy phường Hưng Bình"],
+    "Đảng ủy phường Trung Đô": ["Đảng ủy phường Trung Đô", "Đảng ủy xã Nghi Phú"],
+}
+# the agency committee of the old term, renamed in the 2025 reorganization (its 2023 result keeps the old name)
+AGENCY_OLD, AGENCY_NEW, AGENCY_RENAMED = ("Đảng ủy Khối các cơ quan tỉnh", "Đảng ủy các cơ quan Đảng tỉnh",
+                                          dt.date(2025, 2, 1))
+DIRECT = [AGENCY_NEW, "Đảng ủy Ủy ban nhân dân tỉnh", "Đảng ủy Quân sự tỉnh", "Đảng ủy Công an tỉnh",
+          "Đảng ủy Bộ đội Biên phòng tỉnh"]
+DIRECT_LEVEL = "Đảng ủy trực thuộc"
+FIRST = ["Tân", "Phú", "Kim", "Yên", "Bình", "An", "Hòa", "Hưng", "Long", "Thuận", "Vĩnh", "Quang", "Minh", "Đức",
+         "Thanh", "Xuân", "Trung", "Hải", "Cẩm", "Ngọc", "Phước", "Đông", "Nam", "Sơn", "Mỹ", "Lộc", "Thạch", "Gia"]
+SECOND = ["Phú", "Lộc", "Hòa", "Bình", "Sơn", "Lâm", "Thành", "Hưng", "An", "Thịnh", "Mỹ", "Điền", "Giang", "Hà",
+          "Lợi", "Tiến", "Phong", "Thủy", "Khánh", "Hiệp", "Trạch", "Xá", "Yên", "Vân"]
+COMMUNES = 96  # đảng ủy xã, phường and đặc khu directly below the province
+WARDS = 16
+SPECIAL = "Đảng ủy đặc khu Cô Tiên"
+
+# The four rounds of the README's walkthrough (2027, the mid-term of 2025–2030)
+CONFERENCE_COMMUNE = "Đảng ủy xã Tân Hòa"  # a round in draft
+READY_COMMUNE = "Đảng ủy xã Phú Lộc"  # ballots issued and printed: instance/demo-ballots.pdf
+COUNTING_COMMUNE = "Đảng ủy xã Thạch Bàn"  # tablet voting over, paper ballots printed: instance/demo-paper-ballots.pdf
+PUBLISHED_COMMUNE = "Đảng ủy xã Tân Phú"  # counted, sealed, published
+# whose trust over time the walkthrough follows: Phó Bí thư of the old district, Bí thư of the new commune
+FOLLOWED, FOLLOWED_CODE = "Hoàng Minh Khôi", "CB-TP-001"
 
 COMMITTEE_POSTS = ["Bí thư", "Phó Bí thư", "Phó Bí thư", "Ủy viên Ban Thường vụ", "Ủy viên Ban Thường vụ",
+                   "Ủy viên Ban Chấp hành", "Ủy viên Ban Chấp hành", "Ủy viên Ban Chấp hành", "Ủy viên Ban Chấp hành",
                    "Ủy viên Ban Chấp hành", "Ủy viên Ban Chấp hành", "Ủy viên Ban Chấp hành", "Ủy viên Ban Chấp hành"]
 CELL_POSTS = ["Bí thư chi bộ", "Phó Bí thư chi bộ", "Chi ủy viên"]
+TITLE = "Lấy phiếu tín nhiệm đối với Ủy viên Ban Chấp hành Đảng bộ"
 
 
 @dataclass(frozen=True)
@@ -55,157 +113,301 @@ LOGINS = [
     Login("teller", "kiemphieu1", "kiemphieu-demo-2025", "Trần Thị Kiểm (Tổ kiểm phiếu)"),
     Login("teller", "kiemphieu2", "kiemphieu-demo-2025", "Lê Văn Phiếu (Tổ kiểm phiếu)"),
     Login("teller", "kiemphieu3", "kiemphieu-demo-2025", "Phạm Ngọc Đếm (Tổ kiểm phiếu)"),
-    Login("viewer", "xemxa", "xemxa-demo-2025", "Đảng ủy xã Tân Hòa"),
-    Login("viewer", "xemhuyen", "xemhuyen-demo-2025", "Huyện ủy Tân Phú"),
+    Login("viewer", "xemxa", "xemxa-demo-2025", "Đảng ủy xã Tân Phú"),
+    Login("viewer", "xemtinh", "xemtinh-demo-2025", "Tỉnh ủy Sơn Lâm"),
+    Login("viewer", "xemhuyen", "xemhuyen-demo-2025", "Huyện ủy Tân Phú (2020-2025)"),
 ]
+# the counting boards of the province's other rounds (no login printed: their password is random)
+BOARD = [("tokiemphieu1", "Tổ kiểm phiếu cơ sở (1)"), ("tokiemphieu2", "Tổ kiểm phiếu cơ sở (2)")]
 
 
 def has_data(session: Session) -> bool:
     return bool(session.scalar(select(func.count()).select_from(Committee)))
 
 
-READY_COMMUNE = "Đảng ủy xã Phú Lộc"
-COUNTING_COMMUNE = "Đảng ủy xã Thạch Bàn"
-PUBLISHED_COMMUNE = "Đảng ủy thị trấn Tân Phú"
+class Demo:
+    """What the loader builds as it goes: the committees by name, the accounts, a source of names and chance."""
+
+    def __init__(self, session: Session, key):
+        self.session, self.key = session, key
+        self.rng = random.Random(2025)  # the same province every time
+        self.used: set[str] = set()
+        self.accounts: dict[str, Account] = {}
+        self.named: dict[str, Committee] = {}
+
+    # --- people and committees ----------------------------------------------------------------------------------
+
+    def name(self) -> str:
+        while True:
+            name = f"{self.rng.choice(FAMILY)} {self.rng.choice(MIDDLE)} {self.rng.choice(GIVEN)}"
+            if name not in self.used:
+                self.used.add(name)
+                return name
+
+    def person(self, name: str | None = None, code: str | None = None) -> Person:
+        if name:
+            self.used.add(name)
+        return committees.create_person(self.session, full_name=name or self.name(), code=code)
+
+    def committee(self, name: str, level: str, parent: Committee | None, key: str | None = None,
+                  formed_on: dt.date | None = None) -> Committee:
+        made = committees.create_committee(self.session, name=name, level=level, parent=parent, formed_on=formed_on,
+                                           actor=ACTOR)
+        self.named[key or name] = made
+        return made
+
+    def seat(self, committee: Committee, posts: list[str], people: list[Person] = ()) -> list[Person]:
+        """Seat `people` in the first posts, new people in the others; return everyone seated, in order."""
+        seated = [people[index] if index < len(people) else self.person() for index in range(len(posts))]
+        committees.add_members(self.session, committee=committee, seats=list(zip(seated, posts)), actor=ACTOR)
+        return seated
+
+    def grant(self, username: str, committee: Committee, role: str) -> None:
+        accounts.grant_role(self.session, account=self.accounts[username], committee=committee, role=role, actor=ACTOR)
+
+    # --- rounds ---------------------------------------------------------------------------------------------------
+
+    def round(self, committee: Committee, *, until: str, held_on: dt.date, term: str, board: tuple[str, str],
+              present: int, cast: int | None = None, audience: list[str] | None = None, low: float = 0.08,
+              title: str | None = None) -> tuple[Round, list[bytes]]:
+        """A conference of the committee and its round (every member a candidate) taken to `until`: draft,
+        issued, open (`cast` ballots cast on tablets), closed (the box opened: the board can count), counted,
+        sealed (with the instance's key), published. Returns the round and its ballots' secrets."""
+        session = self.session
+        for username in board:
+            if not any(g.committee_id == committee.id and g.role == "teller" for g in self.accounts[username].grants):
+                self.grant(username, committee, "teller")
+        conference = rounds.create_conference(
+            session, committee=committee, name=f"Hội nghị sơ kết giữa nhiệm kỳ {term.replace('-', '–')}",
+            held_on=held_on, place=f"Hội trường {committee.name}", term=term, actor=ACTOR)
+        round_ = rounds.create_round(session, conference=conference, title=title or f"{TITLE} {_unit(committee)}",
+                                     actor=ACTOR)
+        convened = present + self.rng.choice((0, 1, 2, 2, 3, 4))
+        rounds.set_numbers(session, round_, convened=convened, present=present, actor=ACTOR)
+        if audience:
+            rounds.override_settings(session, round_, audience=audience, actor=ACTOR)
+        tellers = [self.accounts[username] for username in board]
+        rounds.set_board(session, round_, [t.id for t in tellers], actor=ACTOR)
+        stages = ("draft", "issued", "open", "closed", "counted", "sealed", "published")
+        stage = stages.index(until)
+        if stage < 1:
+            return round_, []
+        issued = issuing.issue_ballots(session, round_, count=present, actor=tellers[0].username)
+        if stage < 2:
+            return round_, issued.secrets
+        casting.open_voting(session, round_, actor=ACTOR)
+        voters = issued.secrets[:present if cast is None else cast]
+        self.cast(round_, voters, low)
+        if stage < 3:
+            return round_, issued.secrets
+        casting.close_voting(session, round_, actor=ACTOR)
+        ballot_box.open_box(session, round_, account=tellers[0],
+                            cards=[c.card.payload for c in issued.box.cards[:issued.box.cards_needed]])
+        if stage < 4:
+            return round_, issued.secrets
+        counting.count_round(session, round_, account=tellers[0])
+        if stage < 5 or self.key is None:
+            return round_, issued.secrets
+        for teller in tellers:
+            if sealing.approve(session, round_, account=teller, key=self.key):
+                break
+        if stage >= 6:
+            publication.publish(session, round_, account=tellers[0])
+        return round_, issued.secrets
+
+    def cast(self, round_: Round, secrets: list[bytes], low: float) -> None:
+        """The ballots cast as tablets would, in one batch: most rows high trust or trust; each candidate's share
+        of low trust drawn around `low`, one candidate of some rounds far past it (a threshold shows)."""
+        rng = self.rng
+        candidates = len(round_.candidates)
+        shares = [min(0.9, max(0.0, rng.gauss(low, low / 2))) for _ in range(candidates)]
+        if rng.random() < 0.25:
+            shares[rng.randrange(candidates)] = rng.choice((0.45, 0.55, 0.7))
+        casts = []
+        for number, secret in enumerate(secrets):
+            marks = bytes(3 if rng.random() < share else rng.choice((1, 1, 1, 2)) for share in shares)
+            casts.append(casting.Cast(tokens.code_of(secret), marks, f"demo-round-{round_.id}-{number:04d}"))
+        outcomes = casting.cast_ballots(self.session, casts)
+        assert all(outcome == casting.RECORDED for outcome in outcomes), outcomes[:3]
+
+
+def _unit(committee: Committee) -> str:
+    """The Đảng bộ as a round's title names it: "xã Tân Phú" for Đảng ủy xã Tân Phú, "huyện Tân Phú" for its
+    Huyện ủy."""
+    for prefix, unit in (("Huyện ủy ", "huyện "), ("Thành ủy ", "thành phố "), ("Thị ủy ", "thị xã "),
+                         ("Đảng ủy ", "")):
+        if committee.name.startswith(prefix):
+            return unit + committee.name.removeprefix(prefix)
+    return committee.name
+
+
+def _level(name: str) -> str:
+    """The level of a commune-level committee, as its name says it."""
+    for level in ("Đảng ủy thị trấn", "Đảng ủy phường", "Đảng ủy đặc khu"):
+        if name.startswith(level):
+            return level
+    return "Đảng ủy xã"
 
 
 def load(
     session: Session, *, ballots_pdf: BinaryIO | None = None, paper_pdf: BinaryIO | None = None,
     signing_key=None, base_url: str = "http://127.0.0.1:5000",
 ) -> None:
-    """Create the demo province. With `ballots_pdf`, also a round ready to vote whose ballots are printed there;
-    with `paper_pdf`, a round closed after tablet voting whose unused sheets, printed there, play the paper ballots;
-    with `signing_key` (the instance's), a round whose result is sealed with it and published.
+    """Create the demo province. With `ballots_pdf`, the walkthrough's round ready to vote has its ballots printed
+    there; with `paper_pdf`, the round closed after tablet voting has its unused sheets printed there, as the
+    paper ballots to key in; with `signing_key` (the instance's), the rounds past their count are sealed with it
+    (and most published); without it they stay counted.
 
     Flushes, never commits.
     """
-    names = _names()
-    province = committees.create_committee(session, name=PROVINCE[0], level=PROVINCE[1], parent=None, actor=ACTOR)
-    _seat_members(session, province, COMMITTEE_POSTS + ["Ủy viên Ban Chấp hành"] * 3, names)
-    by_name = {}
-    for district_name, communes in DISTRICTS.items():
-        level = "Thành ủy" if district_name.startswith("Thành ủy") else "Huyện ủy"
-        district = committees.create_committee(session, name=district_name, level=level, parent=province, actor=ACTOR)
-        _seat_members(session, district, COMMITTEE_POSTS, names)
-        # the district's secretary also sits on the provincial committee: rated at each, separately
-        secretary = district.memberships[0].person
-        secretary.code = f"CB-{district.id:04d}"
-        committees.add_member(session, committee=province, person=secretary, post="Ủy viên Ban Chấp hành",
-                              actor=ACTOR)
-        for commune_name in communes:
-            level = "Đảng ủy phường" if "phường" in commune_name else (
-                "Đảng ủy thị trấn" if "thị trấn" in commune_name else "Đảng ủy xã")
-            commune = committees.create_committee(session, name=commune_name, level=level, parent=district,
-                                                  actor=ACTOR)
-            _seat_members(session, commune, COMMITTEE_POSTS[:7], names)
-            by_name[commune_name] = commune
-    for commune_name in ("Đảng ủy xã Tân Hòa", "Đảng ủy xã Phú Lộc", "Đảng ủy xã Kim Đông", "Đảng ủy phường Bến Thủy"):
-        for cell_name in CELLS:
-            cell = committees.create_committee(session, name=cell_name, level="Chi bộ", parent=by_name[commune_name],
-                                               actor=ACTOR)
-            _seat_members(session, cell, CELL_POSTS, names)
-
-    commune = by_name[CONFERENCE_COMMUNE]
-    made = {}
+    demo = Demo(session, signing_key)
     for login in LOGINS:
-        made[login.username] = accounts.create_account(
+        demo.accounts[login.username] = accounts.create_account(
             session, username=login.username, display_name=login.display_name, password=login.password,
             is_admin=login.role == "administrator", actor=ACTOR)
-    accounts.grant_role(session, account=made["tochuc"], committee=province, role="organizer", actor=ACTOR)
-    for teller in ("kiemphieu1", "kiemphieu2", "kiemphieu3"):
-        accounts.grant_role(session, account=made[teller], committee=commune, role="teller", actor=ACTOR)
-    accounts.grant_role(session, account=made["xemxa"], committee=commune, role="viewer", actor=ACTOR)
-    accounts.grant_role(session, account=made["xemhuyen"], committee=commune.parent, role="viewer", actor=ACTOR)
+    for username, display_name in BOARD:
+        demo.accounts[username] = accounts.create_account(
+            session, username=username, display_name=display_name, password=secrets.token_urlsafe(24),
+            actor=ACTOR)
+    province = demo.committee(*PROVINCE, parent=None)
+    demo.grant("tochuc", province, "organizer")
+    demo.grant("xemtinh", province, "viewer")
+    _old_term(demo, province)
+    _new_term(demo, province, ballots_pdf=ballots_pdf, paper_pdf=paper_pdf, base_url=base_url)
 
-    conference = rounds.create_conference(
-        session, committee=commune, name="Hội nghị sơ kết giữa nhiệm kỳ 2020-2025",
-        held_on=dt.date(2026, 12, 5), place="Hội trường Ủy ban nhân dân xã Tân Hòa", term=TERM, actor=ACTOR)
-    round_ = rounds.create_round(
-        session, conference=conference, title="Lấy phiếu tín nhiệm đối với Ban Chấp hành Đảng bộ xã",
-        rule_set="qd96-2023", convened=45, present=42, actor=ACTOR)
-    rounds.set_board(session, round_, [made["kiemphieu1"].id, made["kiemphieu2"].id], actor=ACTOR)
+
+def _old_term(demo: Demo, province: Committee) -> None:
+    """2020–2025: the districts and some of their communes, each with its mid-term round of 2023, published."""
+    demo.seat(province, COMMITTEE_POSTS[:11])
+    agency = demo.committee(AGENCY_OLD, DIRECT_LEVEL, province, key=AGENCY_NEW)
+    demo.seat(agency, COMMITTEE_POSTS[:9])
+    demo.round(agency, until="published", held_on=dt.date(2023, 3, 14), term=OLD_TERM, board=_board(), present=38)
+    for number, (district_name, communes) in enumerate(OLD_DISTRICTS.items()):
+        level = district_name.split(" ")[0] + " ủy"
+        district = demo.committee(district_name, level, province)
+        followed = demo.person(FOLLOWED, code=FOLLOWED_CODE) if district_name == "Huyện ủy Tân Phú" else None
+        seated = demo.seat(district, COMMITTEE_POSTS[:11], [demo.person(), followed] if followed else [])
+        # the district's secretary also sits on the provincial committee: rated at each, separately
+        secretary = seated[0]
+        secretary.code = f"CB-{district.id:04d}"
+        committees.add_member(demo.session, committee=province, person=secretary, post="Ủy viên Ban Chấp hành",
+                              actor=ACTOR)
+        demo.round(district, until="published", held_on=dt.date(2023, 5, 10 + number), term=OLD_TERM,
+                   board=_board(), present=demo.rng.randrange(40, 60))
+        for index, commune_name in enumerate(communes):
+            commune = demo.committee(commune_name, _level(commune_name), district, key=f"old:{commune_name}")
+            # the followed person was also the Bí thư of the town before the merger
+            demo.seat(commune, COMMITTEE_POSTS[:7], [followed] if followed and index == 0 else [])
+            demo.round(commune, until="published", held_on=dt.date(2023, 4, 3 + index * 2), term=OLD_TERM,
+                       board=_board(), present=demo.rng.randrange(28, 45))
+
+
+def _new_term(demo: Demo, province: Committee, *, ballots_pdf, paper_pdf, base_url: str) -> None:
+    """2025–2030: the communes formed on 1 July 2025 from the old ones, the agencies, chi bộ; the rounds of 2027."""
+    session = demo.session
+    agency = demo.named[AGENCY_NEW]
+    committees.update_committee(session, agency, name=AGENCY_NEW, level=DIRECT_LEVEL, parent=province,
+                                on=AGENCY_RENAMED, actor=ACTOR)
+    for name in DIRECT[1:]:
+        demo.seat(demo.committee(name, DIRECT_LEVEL, province), COMMITTEE_POSTS[:9])
+    names = _commune_names(demo.rng)
+    for name in names:
+        commune = demo.committee(name, _level(name), province, formed_on=COMMUNES_FORMED)
+        sources = [demo.named[f"old:{old}"] for old in FORMED_FROM.get(name, ())]
+        carried = [seat.person for source in sources for seat in source.memberships[:2]]
+        if name == PUBLISHED_COMMUNE:
+            carried = [session.scalar(select(Person).where(Person.code == FOLLOWED_CODE))] + [
+                p for p in carried if p.code != FOLLOWED_CODE]
+        demo.seat(commune, COMMITTEE_POSTS[:demo.rng.choice((9, 11, 11, 13))], carried[:4])
+        if sources:
+            committees.record_formation(session, commune, sources=sources, on=COMMUNES_FORMED, actor=ACTOR)
+    for district_name in OLD_DISTRICTS:
+        committees.close_committee(session, demo.named[district_name], on=DISTRICTS_END, actor=ACTOR)
+    _cells(demo)
+    _walkthrough(demo, ballots_pdf=ballots_pdf, paper_pdf=paper_pdf, base_url=base_url)
+    _campaign(demo, province)
+
+
+def _commune_names(rng: random.Random) -> list[str]:
+    """The new communes: those formed from the demo's old ones, then names made of two syllables, some wards."""
+    names = list(FORMED_FROM)
+    taken = {name.split(" ", 3)[3] for name in names}
+    pairs = [(a, b) for a in FIRST for b in SECOND if a != b]
+    rng.shuffle(pairs)
+    while len(names) < COMMUNES - 1:
+        place = " ".join(pairs.pop())
+        if place not in taken:
+            taken.add(place)
+            kind = "phường" if len(names) % 6 == 1 and sum("phường" in n for n in names) < WARDS else "xã"
+            names.append(f"Đảng ủy {kind} {place}")
+    return names + [SPECIAL]
+
+
+def _cells(demo: Demo) -> None:
+    """Chi bộ under some communes, and a large ward's đảng bộ bộ phận with chi bộ of its own."""
+    for commune_name in ("Đảng ủy xã Tân Phú", "Đảng ủy xã Kim Sơn", "Đảng ủy xã Lai Thành", "Đảng ủy xã Tân Hòa"):
+        commune = demo.named[commune_name]
+        for cell in ("Chi bộ thôn Đông", "Chi bộ thôn Trung", "Chi bộ thôn Đoài", "Chi bộ Trường Tiểu học"):
+            demo.seat(demo.committee(cell, "Chi bộ", commune, key=f"{commune_name}/{cell}"), CELL_POSTS)
+    ward = demo.named["Đảng ủy phường Lâm Giang"]
+    for part in ("Đảng bộ bộ phận khu phố 1", "Đảng bộ bộ phận khu phố 2"):
+        branch = demo.committee(part, "Đảng bộ bộ phận", ward, key=part)
+        demo.seat(branch, ["Bí thư", "Phó Bí thư", "Ủy viên"])
+        for cell in ("Chi bộ tổ dân phố 1", "Chi bộ tổ dân phố 2", "Chi bộ tổ dân phố 3"):
+            demo.seat(demo.committee(cell, "Chi bộ", branch, key=f"{part}/{cell}"), CELL_POSTS)
+
+
+def _board() -> tuple[str, str]:
+    return (BOARD[0][0], BOARD[1][0])
+
+
+def _walkthrough(demo: Demo, *, ballots_pdf, paper_pdf, base_url: str) -> None:
+    """The README's four rounds, on the tellers kiemphieu1..3; xemxa reads Tân Phú's, xemtinh the province's."""
+    named = demo.named
+    for commune_name in (CONFERENCE_COMMUNE, PUBLISHED_COMMUNE):
+        demo.grant("xemxa", named[commune_name], "viewer")
+    demo.grant("xemhuyen", named["Huyện ủy Tân Phú"], "viewer")
+    demo.round(named[CONFERENCE_COMMUNE], until="draft", held_on=dt.date(2027, 11, 26), term=NEW_TERM,
+               board=("kiemphieu1", "kiemphieu2"), present=42)
     if ballots_pdf is not None:
-        _ready_to_vote(session, by_name[READY_COMMUNE], made, ballots_pdf, base_url)
+        round_, secrets = demo.round(named[READY_COMMUNE], until="issued", held_on=dt.date(2027, 11, 25),
+                                     term=NEW_TERM, board=("kiemphieu2", "kiemphieu3"), present=30)
+        printing.print_ballots(printing.sheet_of(round_), secrets, ballots_pdf, base_url=base_url)
     if paper_pdf is not None:
-        _ready_to_count(session, by_name[COUNTING_COMMUNE], made, paper_pdf, base_url)
-    if signing_key is not None:
-        _published(session, by_name[PUBLISHED_COMMUNE], made, signing_key)
+        # 20 ballots issued, 14 cast on tablets, voting closed and the box opened: the 6 sheets left are printed
+        # as the paper ballots the board keys in (kiemphieu1 and kiemphieu3)
+        round_, secrets = demo.round(named[COUNTING_COMMUNE], until="closed", held_on=dt.date(2027, 11, 24),
+                                     term=NEW_TERM, board=("kiemphieu1", "kiemphieu3"), present=20, cast=14,
+                                     low=0.3)
+        printing.print_ballots(printing.sheet_of(round_), secrets[14:], paper_pdf, base_url=base_url)
+    demo.round(named[PUBLISHED_COMMUNE], until="published", held_on=dt.date(2027, 10, 15), term=NEW_TERM,
+               board=("kiemphieu1", "kiemphieu2"), present=48, low=0.12)
 
 
-def _round_with_board(session, commune: Committee, tellers: list, *, held_on: dt.date, unit: str, convened: int,
-                      present: int, spares: int = 0):
-    """A conference of the commune and its round (every member a candidate), with `tellers` on its board."""
-    for teller in tellers:
-        accounts.grant_role(session, account=teller, committee=commune, role="teller", actor=ACTOR)
-    conference = rounds.create_conference(
-        session, committee=commune, name="Hội nghị sơ kết giữa nhiệm kỳ 2020-2025", held_on=held_on,
-        place=f"Hội trường {commune.name}", term=TERM, actor=ACTOR)
-    round_ = rounds.create_round(
-        session, conference=conference, title=f"Lấy phiếu tín nhiệm đối với Ban Chấp hành Đảng bộ {unit}",
-        rule_set="qd96-2023", actor=ACTOR)
-    rounds.set_numbers(session, round_, convened=convened, present=present, spares=spares, actor=ACTOR)
-    rounds.set_board(session, round_, [t.id for t in tellers], actor=ACTOR)
-    return round_
+# how far the other communes' rounds have come, as a share of them: most published, every state present
+CAMPAIGN = (("published", 0.45), ("sealed", 0.04), ("counted", 0.03), ("closed", 0.04), ("open", 0.09),
+            ("issued", 0.07), ("draft", 0.12))
 
 
-def _cast_on_tablets(session, round_, secrets: list[bytes], *, seed: int, last_row: tuple[int, ...]) -> None:
-    """Cast the ballots as tablets would: mostly high trust and trust; the last candidate's mark drawn from
-    `last_row`, so that a threshold shows in the count."""
-    rng = random.Random(seed)
-    candidates = len(round_.candidates)
-    for number, secret in enumerate(secrets):
-        marks = bytes(rng.choice((1, 1, 1, 2, 2, 3)) for _ in range(candidates - 1)) + bytes([rng.choice(last_row)])
-        casting.cast_ballot(session, code=tokens.code_of(secret), marks=marks,
-                            submission=f"demo-round-{round_.id}-{number:04d}")
-
-
-def _ready_to_vote(session, commune: Committee, made: dict, out: BinaryIO, base_url: str) -> None:
-    """A second commune whose round has its ballots issued and printed: a newcomer can vote at once."""
-    round_ = _round_with_board(session, commune, [made["kiemphieu2"], made["kiemphieu3"]],
-                               held_on=dt.date(2026, 12, 6), unit="xã", convened=32, present=30, spares=2)
-    issued = issuing.issue_ballots(session, round_, count=round_.present, actor="kiemphieu2")
-    printing.print_ballots(printing.sheet_of(round_), issued.secrets, out, base_url=base_url)
-
-
-def _ready_to_count(session, commune: Committee, made: dict, out: BinaryIO, base_url: str) -> None:
-    """A third commune: 20 ballots issued, 14 cast on tablets, voting closed. The 6 sheets left are printed as
-    the paper ballots the board keys in (by kiemphieu1 and kiemphieu3)."""
-    round_ = _round_with_board(session, commune, [made["kiemphieu1"], made["kiemphieu3"]],
-                               held_on=dt.date(2026, 12, 4), unit="xã", convened=22, present=20)
-    secrets = issuing.issue_ballots(session, round_, count=20, actor="kiemphieu1").secrets
-    casting.open_voting(session, round_, actor=ACTOR)
-    _cast_on_tablets(session, round_, secrets[:14], seed=2026, last_row=(1, 3, 3))
-    casting.close_voting(session, round_, actor=ACTOR)
-    printing.print_ballots(printing.sheet_of(round_), secrets[14:], out, base_url=base_url)
-
-
-def _published(session, commune: Committee, made: dict, key) -> None:
-    """A fourth commune: 28 ballots cast on tablets, counted, approved by two tellers, sealed and published."""
-    tellers = [made["kiemphieu1"], made["kiemphieu2"]]
-    accounts.grant_role(session, account=made["xemxa"], committee=commune, role="viewer", actor=ACTOR)
-    round_ = _round_with_board(session, commune, tellers, held_on=dt.date(2026, 12, 3), unit="thị trấn",
-                               convened=30, present=28)
-    secrets = issuing.issue_ballots(session, round_, count=28, actor="kiemphieu1").secrets
-    casting.open_voting(session, round_, actor=ACTOR)
-    _cast_on_tablets(session, round_, secrets, seed=2027, last_row=(1, 2, 3, 3, 3, 3))
-    casting.close_voting(session, round_, actor=ACTOR)
-    counting.count_round(session, round_, account=tellers[0])
-    for teller in tellers:
-        sealing.approve(session, round_, account=teller, key=key)
-    publication.publish(session, round_, account=tellers[0])
-
-
-def _names():
-    rng = random.Random(2025)  # the same province every time
-    used = set()
-    while True:
-        name = f"{rng.choice(FAMILY)} {rng.choice(MIDDLE)} {rng.choice(GIVEN)}"
-        if name not in used:
-            used.add(name)
-            yield name
-
-
-def _seat_members(session: Session, committee: Committee, posts: list[str], names) -> None:
-    for post in posts:
-        person = committees.create_person(session, full_name=next(names))
-        committees.add_member(session, committee=committee, person=person, post=post, actor=ACTOR)
+def _campaign(demo: Demo, province: Committee) -> None:
+    """The mid-term rounds of 2027 across the province; a tenth of the communes have not started. Chi bộ of two
+    communes hold theirs too: one published to its commune only, one to every upper level."""
+    walkthrough = {CONFERENCE_COMMUNE, READY_COMMUNE, COUNTING_COMMUNE, PUBLISHED_COMMUNE}
+    others = [c for c in province.children if c.closed_on is None and c.name not in walkthrough]
+    demo.rng.shuffle(others)
+    start = 0
+    for state, share in CAMPAIGN:
+        count = round(share * len(others))
+        for offset, committee in enumerate(others[start:start + count]):
+            held_on = dt.date(2027, 9, 6) + dt.timedelta(days=(start + offset) * 80 // len(others))
+            present = demo.rng.randrange(30, 56)
+            demo.round(committee, until=state, held_on=held_on, term=NEW_TERM, board=_board(), present=present,
+                       cast=present * demo.rng.randrange(55, 95) // 100 if state == "open" else None,
+                       low=demo.rng.choice((0.04, 0.06, 0.08, 0.1, 0.15)))
+        start += count
+    for commune_name, audience in (("Đảng ủy xã Kim Sơn", ["committee", "upper"]),
+                                   ("Đảng ủy xã Lai Thành", ["committee", "upper", "above"])):
+        for number, cell in enumerate(("Chi bộ thôn Đông", "Chi bộ thôn Trung", "Chi bộ thôn Đoài")):
+            demo.round(demo.named[f"{commune_name}/{cell}"], until="published", held_on=dt.date(2027, 8, 20 + number),
+                       term=NEW_TERM, board=_board(), present=demo.rng.randrange(15, 28), audience=audience,
+                       title=f"Lấy phiếu tín nhiệm đối với Chi ủy {cell}", low=0.1)

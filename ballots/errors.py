@@ -13,6 +13,7 @@ class BallotError(Exception):
 
     status = 400
     message = N_("The request was refused.")
+    retry_after: int | None = None  # seconds: sent as Retry-After (a slow-down or a busy server, not a refusal)
 
     def __init__(self, message: str | None = None, **params: object) -> None:
         if message is not None:
@@ -51,8 +52,18 @@ class CandidateOnBoard(InvalidInput):
 
 
 class LoginThrottled(BallotError):
+    """Log-in attempts slowed down (ballots.accounts): the next one is checked after `seconds`."""
+
     status = 429
     message = N_("Too many failed log-in attempts. Try again in %(minutes)s minutes.")
+
+    def __init__(self, seconds: int) -> None:
+        if seconds < 120:
+            super().__init__(N_("Too many failed log-in attempts. Try again in %(seconds)s seconds."),
+                             seconds=seconds)
+        else:
+            super().__init__(minutes=-(-seconds // 60))
+        self.retry_after = seconds
 
 
 class RosterInvalid(InvalidInput):
@@ -85,6 +96,7 @@ class IssuingClosed(Conflict):
 
 class UnknownBallot(NotFound):
     message = N_("No ballot of this round has this code.")
+    delay = 0.0  # seconds its answer is held back, set by the guessing throttle (ballots.guessing)
 
 
 class BallotNotVoidable(Conflict):
@@ -117,8 +129,16 @@ class InvalidMarks(InvalidInput):
 
 
 class KioskThrottled(BallotError):
+    """A code that matched no ballot, answered at once although its answer should have been held back (the server
+    holds only so many at a time): the tablet is asked to wait before its next code (ballots.guessing)."""
+
     status = 429
-    message = N_("Too many wrong codes from this tablet. Wait %(minutes)s minutes, or ask the counting board.")
+    message = N_("No ballot of this round has this code, and too many wrong codes came from this tablet or its "
+                 "network lately. Wait %(seconds)s seconds before the next code.")
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(seconds=seconds)
+        self.retry_after = seconds
 
 
 class RoundSealed(Conflict):
@@ -146,6 +166,51 @@ class SheetsUnsettled(Conflict):
 
 class NotCounted(Conflict):
     message = N_("The round has not been counted yet; it is %(state)s.")
+
+
+class WrongCard(InvalidInput):
+    message = N_("This is not a key card of this round's ballot box. Check the card and present it again.")
+
+
+class CardOfAnotherRound(InvalidInput):
+    message = N_("This key card belongs to the ballot box of another round (round %(round)s).")
+
+
+class CardRepeated(InvalidInput):
+    message = N_("The same key card was presented twice: each card counts once.")
+
+
+class NotEnoughCards(InvalidInput):
+    message = N_("%(needed)s key cards are needed to open the ballot box; %(count)s were presented.")
+
+
+class BoxAlreadyOpen(Conflict):
+    message = N_("The ballot box of this round is already open.")
+
+
+class BoxNotOpen(Conflict):
+    message = N_("The tablet ballots are still sealed: the board opens the ballot box with its key cards before "
+                 "the count.")
+
+
+class SealedSetChanged(Conflict):
+    message = N_("The sealed ballots are not those recorded when voting closed: %(count)s now, %(recorded)s at the "
+                 "close. Nothing was opened: report it to the upper-level committee.")
+
+
+class SealedBallotTampered(Conflict):
+    message = N_("A sealed ballot does not open under the round's key: it was changed. Nothing was opened: report "
+                 "it to the upper-level committee.")
+
+
+class OpenedSetChanged(Conflict):
+    message = N_("The tablet ballots are not those recorded when the box was opened: %(count)s now, %(recorded)s "
+                 "then. The count stops: report it to the upper-level committee.")
+
+
+class OpenedBallotChanged(Conflict):
+    message = N_("A tablet ballot was changed after the box was opened. The count stops: report it to the "
+                 "upper-level committee.")
 
 
 class AlreadyApproved(Conflict):
@@ -202,3 +267,56 @@ class TreeMismatch(BundleRefused):
 
 class AlreadyImported(Conflict):
     message = N_("This result was already imported.")
+
+
+class CommitteeClosed(Conflict):
+    message = N_("%(name)s no longer exists (it ended on %(day)s): it keeps its history and takes nothing new.")
+
+
+class NamePrinted(Conflict):
+    message = N_("The name of %(committee)s is already printed on the ballots of “%(title)s” (%(day)s): give the "
+                 "day the change takes effect, so that the rounds held before it keep the old one.")
+
+
+class ChangeDateRefused(Conflict):
+    message = N_("“%(title)s” of %(committee)s, held on %(day)s, %(why)s")
+
+
+class NoHistory(NotInAudience):
+    message = N_("No published result about this person is open to you.")
+
+
+class ServerBusy(BallotError):
+    """A per-process limit on costly work (password hashing, decoding a camera frame, reading an upload) is
+    reached: try again shortly (app.limits)."""
+
+    status = 503
+    message = N_("The server is busy. Try again in a few seconds.")
+
+    def __init__(self, seconds: int = 2) -> None:
+        super().__init__()
+        self.retry_after = seconds
+
+
+class SelfGrant(BallotError):
+    status = 403
+    message = N_("An administrator cannot grant a role to their own account: another administrator must do it.")
+
+
+class SelfDisable(Conflict):
+    message = N_("You cannot disable your own account.")
+
+
+class SecondAdministrator(BallotError):
+    status = 403
+    message = N_("The new password of %(username)s was set by you: another administrator must confirm it.")
+
+
+class NoPasswordWaiting(NotFound):
+    message = N_("No new password is waiting to be confirmed for this account.")
+
+
+class PersonSitsElsewhere(BallotError):
+    status = 403
+    message = N_("%(name)s also sits on %(places)s, outside the committees you organize: only an organizer of every "
+                 "committee where this person sits can change their name.")

@@ -26,3 +26,8 @@ def as_utc(moment: dt.datetime) -> dt.datetime:
 def utc_stamp(moment: dt.datetime) -> str:
     """A moment as the records write it: UTC, to the second, e.g. 2027-05-14T02:30:00Z."""
     return as_utc(moment).strftime(STAMP)
+
+
+def day_text(day: dt.date) -> str:
+    """A day as Vietnamese documents write it, for a refusal's message: 30/06/2025."""
+    return day.strftime("%d/%m/%Y")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, tokens
+from . import audit, ballot_box, tokens
 from .accounting import has_quorum, live_count
 from .errors import (
     N_,
@@ -34,6 +34,7 @@ MAX_BATCH = 5000
 class Issued:
     batch: IssueBatch
     secrets: list[bytes]
+    box: ballot_box.Made | None = None  # with the first batch: the ballot box and its key cards, to print now
 
 
 def check_can_issue(session: Session, round_: Round, count: int) -> None:
@@ -56,7 +57,8 @@ def issue_ballots(session: Session, round_: Round, *, count: int, paper: str = "
     """Create `count` tokens for the round and return their secrets (to print now, never again).
 
     Checks the state, the quorum (3*present >= 2*convened) and that live ballots stay within present + spares.
-    Records the batch's digest and the round's commitment over all its tokens, and an audit entry.
+    Records the batch's digest and the round's commitment over all its tokens, and an audit entry. The first
+    batch also fixes the names on the ballot and makes the ballot box, whose key cards it returns.
     Raises IssuingClosed, QuorumNotMet, TooManyBallots, InvalidInput.
     """
     if paper not in PAPERS:
@@ -73,13 +75,23 @@ def issue_ballots(session: Session, round_: Round, *, count: int, paper: str = "
                                      "state": "issued"} for h in sorted(hashes)])
     round_.commitment = tokens.commitment(
         session.scalars(select(Token.secret_hash).where(Token.round_id == round_.id)))
+    made = None
     if round_.state == RoundState.DRAFT:
         advance(round_, RoundState.ISSUED)
+        _fix_names(round_)
+        made = ballot_box.make_box(session, round_, actor=actor)
     session.flush()
     audit.record(session, actor=actor, action="ballots.issue", subject=f"round:{round_.id}",
                  details={"batch": batch.id, "count": count, "paper": paper, "batch_commitment": batch.commitment,
                           "round_commitment": round_.commitment})
-    return Issued(batch, secrets)
+    return Issued(batch, secrets, made)
+
+
+def _fix_names(round_: Round) -> None:
+    """The names printed on the first ballots are the round's from then on: a later rename of a person changes
+    neither what a tablet shows nor the result."""
+    for candidate in round_.candidates:
+        candidate.printed_name = candidate.person.full_name
 
 
 def void_ballot(session: Session, round_: Round, *, code: str, reason: str, actor: str) -> None:

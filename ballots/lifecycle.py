@@ -50,6 +50,9 @@ AFTER_CLOSE = (RoundState.CLOSED, RoundState.COUNTED, RoundState.SEALED, RoundSt
 COUNTED_OR_LATER = (RoundState.COUNTED, RoundState.SEALED, RoundState.PUBLISHED)
 # nothing about the round can change any more (the database's triggers say the same)
 SEALED = (RoundState.SEALED, RoundState.PUBLISHED)
+# the board is at work: from the opening of voting to the seal (separation of duties holds then: ballots.accounts)
+BOARD_AT_WORK = tuple(state for state in RoundState
+                      if state not in (RoundState.DRAFT, RoundState.ISSUED) and state not in SEALED)
 
 # the words a refusal uses for the state it met (round states, then token states)
 STATE_WORDS = {

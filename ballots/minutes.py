@@ -277,7 +277,21 @@ def _numbers(document: dict, numbers: dict, rule_set: RuleSet, styles) -> list:
     story.append(_p("6. Bất thường: " + (" ".join(anomalies) if anomalies else "không có."), item))
     if rulings.get("anomaly"):
         story.append(_p(f"Quyết định của Ban kiểm phiếu: {rulings['anomaly']}", sub))
+    if document.get("ballot_box"):
+        story += _ballot_box(document["ballot_box"], item, sub)
     return story
+
+
+def _ballot_box(record: dict, item, sub) -> list:
+    """The close record and the opening of the tablet ballots' box, as the board reads them out."""
+    holders = [name if name else "thẻ dự phòng của cấp ủy cấp trên trực tiếp" for name in record["opened_by"]]
+    return [
+        _p(f"7. Hòm phiếu điện tử (phiếu bỏ trên máy tính bảng): khi kết thúc bỏ phiếu có "
+           f"{number(record['sealed'])} phiếu niêm phong; mã niêm phong:", item),
+        _p(" ".join(grouped_hex(record["sealed_digest"], 16)), sub),
+        _p(f"Hòm phiếu được mở bằng thẻ khóa của: {', '.join(holders) if holders else 'không cần mở (không có phiếu)'}"
+           f"; số phiếu mở ra: {number(record['opened'])} phiếu, ghi lại theo thứ tự ngẫu nhiên.", sub),
+    ]
 
 
 def _anomaly_words(anomaly: str, numbers: dict) -> str:

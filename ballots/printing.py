@@ -73,7 +73,7 @@ def sheet_of(round_) -> BallotSheet:
         conference=conference.name,
         held_on=conference.held_on,
         title=round_.title,
-        candidates=tuple((c.person.full_name, c.post) for c in round_.candidates),
+        candidates=tuple((c.name, c.post) for c in round_.candidates),
     )
 
 
@@ -108,20 +108,23 @@ def print_ballots(
     base_url: str,
     paper: str = "A4",
     progress: Callable[[int], None] | None = None,
+    front: Callable[[Canvas], None] | None = None,
 ) -> int:
     """Write one page per secret to `out` and return the number of pages; `progress(done)` now and then."""
     pages = 0
-    for pages in ballot_pages(sheet, secrets, out, base_url=base_url, paper=paper):
+    for pages in ballot_pages(sheet, secrets, out, base_url=base_url, paper=paper, front=front):
         if progress:
             progress(pages)
     return pages
 
 
 def ballot_pages(
-    sheet: BallotSheet, secrets: Sequence[bytes], out: BinaryIO, *, base_url: str, paper: str = "A4"
+    sheet: BallotSheet, secrets: Sequence[bytes], out: BinaryIO, *, base_url: str, paper: str = "A4",
+    front: Callable[[Canvas], None] | None = None,
 ) -> Iterator[int]:
     """Write one page per secret to `out`, yielding the number of pages done every PROGRESS_EVERY pages and
-    once at the end, when the PDF is complete (so that a web page or a terminal can show progress)."""
+    once at the end, when the PDF is complete (so that a web page or a terminal can show progress). `front`
+    draws pages of its own before the ballots (the box's key cards, with the first batch)."""
     fonts.register()
     rl_config.useA85 = 0  # binary streams: a third smaller and faster than ASCII85
     layout = PAPERS[paper]
@@ -132,6 +135,9 @@ def ballot_pages(
     canvas.beginForm("sheet")
     _draw_sheet(canvas, sheet, layout)
     canvas.endForm()
+    if front is not None:
+        front(canvas)
+        canvas.setPageSize((layout.width, layout.height))
     qr_x = layout.width - layout.margin - layout.qr
     qr_y = layout.height - layout.margin - layout.qr
     code_size = 0.9 * layout.qr / (19 * 0.6)  # "ABCD-EFGH-JKMN-PQRS" as wide as the QR, nearly

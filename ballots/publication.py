@@ -101,9 +101,12 @@ def published_rounds(session: Session, account: Account) -> list[tuple[Round, st
     The query only narrows the rounds down to those near the account's grants, its person and its boards; who
     reads what is decided for each by authority.reach_of_round."""
     committee_ids = {g.committee_id for g in account.grants if g.role in ("viewer", "teller")}
-    children = set(session.scalars(select(Committee.id).where(Committee.parent_id.in_(committee_ids))))
+    # a viewer reads from above: the committees below theirs, at any depth (an audience may name every upper level)
+    below = (select(Committee.id).where(Committee.parent_id.in_(
+        {g.committee_id for g in account.grants if g.role == "viewer"})).cte("below", recursive=True))
+    below = below.union_all(select(Committee.id).where(Committee.parent_id == below.c.id))
     query = (select(Round).join(Conference).where(Round.state == "published")
-             .where(Conference.committee_id.in_(committee_ids | children)
+             .where(Conference.committee_id.in_(committee_ids) | Conference.committee_id.in_(select(below.c.id))
                     | Round.id.in_(select(Candidate.round_id).where(Candidate.person_id == account.person_id))
                     | Round.id.in_(select(BoardMember.round_id).where(BoardMember.account_id == account.id)))
              .order_by(Conference.held_on.desc(), Round.id.desc()))
@@ -113,7 +116,6 @@ def published_rounds(session: Session, account: Account) -> list[tuple[Round, st
         if level is not None:
             visible.append((round_, level))
     return visible
-
 
 
 def other_results(session: Session, round_: Round, account: Account, positions) -> dict[int, list[Round]]:

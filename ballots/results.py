@@ -11,6 +11,10 @@
      "audit_head": {"seq", "hash"}, "approved_by": [...], "sealed_at": ISO UTC time,
      "set_aside": {"duplicates": sheets set aside as copies of a ballot already used, counted nowhere},
      "rulings": {"sheets": paper sheets decided by the board, "anomaly": the board's ruling on an anomaly or null},
+     "ballot_box": {"sealed": tablet ballots sealed in the box at the close, "sealed_digest": their digest
+                    (ballots.box.digest), "opened": ballots opened, "opened_digest": the ballots digest of the opened
+                    tablet ballots, "opened_by": [names of the holders of the cards presented; null for the
+                    recovery card of the upper-level committee]} or null for a round whose ballots were not sealed,
      "software": "trustvote X.Y.Z"}
 
 Canonical: keys sorted, no spaces, UTF-8 (formats.canonical_json); times are UTC "YYYY-MM-DDTHH:MM:SSZ"
@@ -72,6 +76,7 @@ def document(
     set_aside: int = 0,
     ruled_sheets: int = 0,
     anomaly_ruling: str | None = None,
+    ballot_box: dict | None = None,
 ) -> dict:
     return {
         "format": FORMAT,
@@ -97,6 +102,7 @@ def document(
         "sealed_at": sealed_at,
         "set_aside": {"duplicates": set_aside},
         "rulings": {"sheets": ruled_sheets, "anomaly": anomaly_ruling},
+        "ballot_box": ballot_box,
         "software": f"trustvote {__version__}",
     }
 

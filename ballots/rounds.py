@@ -15,14 +15,17 @@ from sqlalchemy.orm import Session
 from . import audit, rules
 from .authority import has_role
 from .fields import clean
+from .formats import day_text
 from .lifecycle import RoundState, require_state
-from .errors import N_, CandidateOnBoard, InvalidInput, NotFound, RoundNotDraft, TooManyPlaces
+from .errors import N_, CandidateOnBoard, CommitteeClosed, InvalidInput, NotFound, RoundNotDraft, TooManyPlaces
 from .models import Account, BoardMember, Candidate, Committee, Conference, Person, Round
 
 def create_conference(
     session: Session, *, committee: Committee, name: str, held_on: dt.date, place: str, term: str, actor: str
 ) -> Conference:
     term = clean(term, N_("Term"), 20)
+    if committee.closed_on is not None:  # it keeps its history; a committee that no longer exists meets no more
+        raise CommitteeClosed(name=committee.name, day=day_text(committee.closed_on))
     conference = Conference(committee=committee, name=clean(name, N_("Name"), 200), held_on=held_on,
                             place=(place or "").strip()[:200], term=term)
     session.add(conference)

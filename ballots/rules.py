@@ -19,8 +19,9 @@ BASES = ("collected", "issued", "convened")
 INVALID_MARK_POLICIES = ("ballot", "row")
 # Extra names or writing on the sheet: QĐ 262 (2014) voided the ballot; QĐ 96 is silent.
 EXTRA_WRITING_POLICIES = ("void", "ignore")
-# Who reads the published result: by default the committee itself and its direct upper-level committee.
-AUDIENCES = ("committee", "upper", "candidate", "conference")
+# Who reads the published result: by default the committee itself and its direct upper-level committee; "above"
+# widens "upper" to every committee above (the body that manages a cadre may be two levels up).
+AUDIENCES = ("committee", "upper", "above", "candidate", "conference")
 DEFAULT_AUDIENCE = ("committee", "upper")
 # Who publishes a sealed result: QĐ 96 leaves it to the procedure ("as prescribed"), so it is a setting.
 PUBLISHERS = ("board", "organizer")

@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import audit, results, signing
+from . import audit, ballot_box, results, signing
 from .authority import require_board
-from .counting import Count, count_of, has_anomaly
+from .counting import Count, checked_count, count_of, has_anomaly
 from .errors import AlreadyApproved, AnomalyNotRuled, NotCounted
 from .formats import canonical_json, utc_stamp
 from .lifecycle import SEALED, RoundState, advance, require_state, require_unsealed_state
@@ -86,12 +86,14 @@ def result_document(
     counted = counted or count_of(session, round_)
     return results.document(
         round_info=round_info(round_), rule_set=rule_set_of(round_), tally=counted.tally,
-        candidates=[tuple(row) for row in session.execute(  # one query, not one per candidate
-            select(Person.full_name, Candidate.post).join(Candidate, Candidate.person_id == Person.id)
+        candidates=[(printed or current, post) for printed, current, post in session.execute(  # one query
+            select(Candidate.printed_name, Person.full_name, Candidate.post)
+            .join(Candidate, Candidate.person_id == Person.id)
             .where(Candidate.round_id == round_.id).order_by(Candidate.position))],
         token_commitment=round_.commitment or "", digest=counted.digest, audit_head=audit_head,
         approved_by=approved_by, sealed_at=sealed_at, set_aside=counted.set_aside,
-        ruled_sheets=counted.ruled_sheets, anomaly_ruling=round_.anomaly_ruling)
+        ruled_sheets=counted.ruled_sheets, anomaly_ruling=round_.anomaly_ruling,
+        ballot_box=ballot_box.record_of(session, round_))
 
 
 def current_document(session: Session, round_: Round) -> tuple[dict, Result | None]:
@@ -105,12 +107,11 @@ def current_document(session: Session, round_: Round) -> tuple[dict, Result | No
                            approved_by=approvers(session, round_)), None
 
 
-def seal_round(
-    session: Session, round_: Round, *, key: Ed25519PrivateKey, now: dt.datetime | None = None,
-    counted: Count | None = None,
-) -> Result:
-    """Sign the round's result document and freeze the round. Called by `approve` at the quorum of approvals."""
+def seal_round(session: Session, round_: Round, *, key: Ed25519PrivateKey, now: dt.datetime | None = None) -> Result:
+    """Sign the round's result document and freeze the round. Called by `approve` at the quorum of approvals.
+    Raises BoxNotOpen, OpenedSetChanged, OpenedBallotChanged (the tablet ballots are checked once more)."""
     now = (now or utcnow()).replace(microsecond=0)
+    counted = checked_count(session, round_)
     head = session.get(AuditHead, 1)
     doc = result_document(session, round_, audit_head=(head.seq, head.hash), sealed_at=utc_stamp(now),
                           approved_by=approvers(session, round_), counted=counted)
@@ -138,11 +139,25 @@ def sealed_export(session: Session, round_: Round, *, actor: str) -> dict:
     return export
 
 
+# What `verify_sealed` recomputes from the rows: the counts and digests, not the names (a committee, a person or a
+# teller renamed after the seal changes no sealed result: the signed document keeps the names it was sealed with)
+RECOUNTED = ("numbers", "base", "candidates", "anomalies", "token_commitment", "ballots_digest", "rule_set",
+             "set_aside", "rulings", "ballot_box")
+NAMES_OF_A_CANDIDATE = ("name", "post")
+
+
+def _counted_part(doc: dict, key: str):
+    if key == "candidates":
+        return [{k: v for k, v in c.items() if k not in NAMES_OF_A_CANDIDATE} for c in doc["candidates"]]
+    return doc.get(key)
+
+
 def verify_sealed(session: Session, public_key: bytes | None) -> list[str]:
     """Check every sealed result against the rows it was computed from; return the problems found (in English).
 
-    Each result must be signed by this instance's key, be the document the seal's audit entry fingerprinted, and
-    equal the document recomputed now from the round's ballots, paper entries, rulings and approvals.
+    Each result must be signed by this instance's key, be the document the seal's audit entry fingerprinted, name
+    an audit head the chain still holds, and have the counts and digests recomputed now from the round's ballots,
+    paper entries and rulings.
     """
     problems = []
     seals = {entry.subject: json.loads(entry.details) for entry in session.scalars(
@@ -165,10 +180,12 @@ def verify_sealed(session: Session, public_key: bytes | None) -> list[str]:
         if round_.state not in SEALED:
             problems.append(f"{where}: the round is no longer sealed")
         stored = json.loads(result.document)
-        now = result_document(session, round_, audit_head=(stored["audit_head"]["seq"], stored["audit_head"]["hash"]),
+        head = stored["audit_head"]
+        if session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == head["seq"])) != head["hash"]:
+            problems.append(f"{where}: the audit log no longer holds the entry the result names as its head")
+        now = result_document(session, round_, audit_head=(head["seq"], head["hash"]),
                               sealed_at=stored["sealed_at"], approved_by=approvers(session, round_))
-        # the software's version may differ after an upgrade; everything else must be as sealed
-        changed = sorted(k for k in (set(stored) | set(now)) - {"software"} if stored.get(k) != now.get(k))
+        changed = sorted(k for k in RECOUNTED if _counted_part(stored, k) != _counted_part(now, k))
         if changed:
             problems.append(f"{where}: the rows no longer give the sealed result ({', '.join(changed)} differ)")
         summary = session.get(ResultSummary, result.round_id)

@@ -62,12 +62,37 @@ def _luhn_valid(values: list[int]) -> bool:
     return _luhn_sum(values, double_rightmost=False) == 0
 
 
-def code_of(secret: bytes) -> str:
-    """The 27-character code of a secret, without dashes."""
-    number = int.from_bytes(secret, "big")
-    values = [(number >> (5 * shift)) & 31 for shift in reversed(range(BODY_LENGTH))]
+def encode(data: bytes) -> str:
+    """Bytes as Crockford base32 digits (the spare high bits zero), then one Luhn mod 32 check character."""
+    length = -(-8 * len(data) // 5)
+    number = int.from_bytes(data, "big")
+    values = [(number >> (5 * shift)) & 31 for shift in reversed(range(length))]
     values.append(_check_character(values))
     return "".join(ALPHABET[v] for v in values)
+
+
+def decode(text: str, size: int) -> bytes:
+    """The `size` bytes that `encode` wrote as `text` (dashes, spaces and case ignored; O, I and L read as 0, 1
+    and 1). Raises ValueError for anything else: a wrong length, a character outside the alphabet, a failed
+    check character (every single-character typo), or spare bits that are not zero."""
+    cleaned = "".join(ch for ch in text.upper() if ch not in "- \t")
+    length = -(-8 * size // 5)
+    if len(cleaned) != length + 1 or any(ch not in _VALUE for ch in cleaned):
+        raise ValueError("not a code of this length")
+    values = [_VALUE[ch] for ch in cleaned]
+    if not _luhn_valid(values):
+        raise ValueError("the check character does not match")
+    number = 0
+    for value in values[:length]:
+        number = number << 5 | value
+    if number >> (8 * size):
+        raise ValueError("the spare bits are not zero")
+    return number.to_bytes(size, "big")
+
+
+def code_of(secret: bytes) -> str:
+    """The 27-character code of a secret, without dashes."""
+    return encode(secret)
 
 
 def grouped(code: str, size: int = 4) -> str:
@@ -84,18 +109,10 @@ def secret_of(text: str) -> bytes:
         text = text.rsplit("#", 1)[1]
     if text.startswith(PAYLOAD_VERSION + "."):
         text = text[len(PAYLOAD_VERSION) + 1:]
-    cleaned = "".join(ch for ch in text.upper() if ch not in "- \t")
-    if len(cleaned) != CODE_LENGTH or any(ch not in _VALUE for ch in cleaned):
-        raise MalformedCode()
-    values = [_VALUE[ch] for ch in cleaned]
-    if not _luhn_valid(values):
-        raise MalformedCode()
-    number = 0
-    for value in values[:BODY_LENGTH]:
-        number = number << 5 | value
-    if number >> (8 * SECRET_BYTES):
-        raise MalformedCode()
-    return number.to_bytes(SECRET_BYTES, "big")
+    try:
+        return decode(text, SECRET_BYTES)
+    except ValueError:
+        raise MalformedCode() from None
 
 
 def qr_payload(base_url: str, secret: bytes) -> str:

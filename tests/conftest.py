@@ -162,8 +162,12 @@ def engine(db_url):
 
 
 @pytest.fixture
-def session(engine):
-    with make_sessionmaker(engine)() as session:
+def session(engine, instance):
+    """A session whose audit entries are authenticated with the instance's audit key, as the app's are."""
+    from app.settings import AUDIT_KEY_FILE, load_audit_key
+
+    key, _since = load_audit_key(instance / AUDIT_KEY_FILE)
+    with make_sessionmaker(engine, audit_key=key)() as session:
         yield session
 
 

@@ -24,7 +24,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ballots import accounts, casting, committees, counting, formats, issuing, paper_entry, publication, rounds
+from ballots import accounts, ballot_box, casting, committees, counting, formats, issuing, paper_entry, publication, rounds
 from ballots import sealing, tokens
 from ballots.models import Account, Committee, Conference, ImportedResult, Person, Round, TrustedKey
 
@@ -146,6 +146,11 @@ class Built:
     secrets: list[bytes]
     board: list[Account]
     entered: list[list] = field(default_factory=list)
+    box: ballot_box.Made | None = None  # the ballot box and its key cards, made with the first batch
+
+    def cards(self, count: int | None = None) -> list[str]:
+        """The QR payloads of the box's first `count` cards (as many as open it, by default)."""
+        return [c.card.payload for c in self.box.cards[:self.box.cards_needed if count is None else count]]
 
     @property
     def id(self) -> int:
@@ -180,6 +185,7 @@ def make_round(
     void: Sequence[int] = (),
     tablet: Sequence[bytes | str] = (),
     paper: Sequence[tuple[int | str, str | Paper]] = (),
+    open_box: bool = True,
     key=None,
 ) -> Built:
     """A round of `conference` (the world's, by default) taken as far as `until` (one of STAGES), committed.
@@ -191,7 +197,8 @@ def make_round(
       at the indexes in `void` voided;
     open: voting open, and the first len(`tablet`) ballots cast on tablets with those marks (bytes, or a digit a
       row: "1230");
-    closed: voting closed, then each `paper` sheet keyed by as many tellers of the board as the rule set asks, in
+    closed: voting closed, the ballot box opened with the first cards that open it (unless `open_box` is false),
+      then each `paper` sheet keyed by as many tellers of the board as the rule set asks, in
       order: (the index of an issued ballot, or a code: unknown, of another round, or "" for none; its marks or a
       Paper);
     counted: counted by the board's first member;
@@ -213,8 +220,8 @@ def make_round(
     built = Built(round_, [], members)
     if stage >= STAGES.index("issued"):
         issuer = members[0].username if members else "test"
-        built.secrets = issuing.issue_ballots(session, round_, count=present if issue is None else issue,
-                                              actor=issuer).secrets
+        issued = issuing.issue_ballots(session, round_, count=present if issue is None else issue, actor=issuer)
+        built.secrets, built.box = issued.secrets, issued.box
         for index in void:
             issuing.void_ballot(session, round_, code=built.codes[index], reason=VOID_REASON, actor=issuer)
     if stage >= STAGES.index("open"):
@@ -224,6 +231,8 @@ def make_round(
                                 marks=marks if isinstance(marks, bytes) else bytes(int(m) for m in marks))
     if stage >= STAGES.index("closed"):
         casting.close_voting(session, round_, actor="test")
+        if open_box and not ballot_box.box_of(session, round_).is_open:  # an empty box opens itself
+            ballot_box.open_box(session, round_, account=members[0], cards=built.cards())
         built.entered = [_key_sheet(session, built, sheet, what) for sheet, what in paper]
     if stage >= STAGES.index("counted"):
         counting.count_round(session, round_, account=members[0])

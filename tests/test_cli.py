@@ -82,22 +82,22 @@ def test_the_demo_province_loads_once_and_prints_its_logins(tmp_path, db_url, se
     assert session.scalar(select(func.count()).select_from(Account).where(Account.is_admin)) == 1
 
 
-def test_ballots_issue_writes_a_private_pdf_with_a_progress_bar(tmp_path, db_url, session, world):
+def test_ballots_issue_writes_a_private_pdf_with_a_progress_bar(tmp_path, db_url, session, world, instance):
     round_ = make_round(session, world, title="Vòng", convened=10, present=10).round
     out = tmp_path / "phieu.pdf"
     output = run(["ballots", "issue", str(round_.id), "--count", "7", "--out", str(out), "--paper", "A5"],
-                 tmp_path, db_url)
+                 instance, db_url)
     assert "printing" in output and "7 ballots issued" in output
     assert out.read_bytes().startswith(b"%PDF") and stat.S_IMODE(os.stat(out).st_mode) == 0o600
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Token).where(Token.round_id == round_.id)) == 7
 
 
-def test_a_refused_issue_writes_no_file_and_no_token(tmp_path, db_url, session, world):
+def test_a_refused_issue_writes_no_file_and_no_token(tmp_path, db_url, session, world, instance):
     round_ = make_round(session, world, title="Vòng", convened=10, present=5).round
     out = tmp_path / "phieu.pdf"
     result = CliRunner().invoke(main, ["ballots", "issue", str(round_.id), "--count", "5", "--out", str(out)],
-                                env={"TRUSTVOTE_INSTANCE": str(tmp_path), "TRUSTVOTE_DATABASE_URL": db_url})
+                                env={"TRUSTVOTE_INSTANCE": str(instance), "TRUSTVOTE_DATABASE_URL": db_url})
     assert result.exit_code != 0 and "two thirds" in result.output
     assert not out.exists()
     session.rollback()

@@ -1,4 +1,6 @@
-"""Administrators: accounts and role grants. Being an administrator grants no role on any committee."""
+"""Administrators: accounts and role grants. Being an administrator grants no role on any committee, and an
+administrator cannot grant one to their own account; a new password for a teller at work on a counting board
+waits for a second administrator (ballots.accounts)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ballots import accounts, bundles, committees
+from ballots import accounts, authority, bundles, committees
 from ballots.models import Account, Committee, TrustedKey
 
 from ..access import require_admin
 from ..db import get_db
 from ..forms import AccountForm, GrantForm, PasswordForm, TrustedKeyForm, options
+from ..limits import gate
 from ..views import attempt, form_page
 
 bp = Blueprint("admin", __name__)
@@ -32,10 +35,15 @@ def account_list():
 @bp.route("/accounts/new", methods=["GET", "POST"])
 def new_account():
     form = AccountForm()
-    return form_page(form, "admin/account_form.html", lambda db: accounts.create_account(
-        db, username=form.username.data, display_name=form.display_name.data, password=form.password.data,
-        is_admin=form.is_admin.data, person_code=form.person_code.data, actor=current_user.username),
-        success=_("Account created."), next_url=lambda account: url_for("admin.account", account_id=account.id))
+
+    def create(db):
+        with gate("hashing")():
+            return accounts.create_account(
+                db, username=form.username.data, display_name=form.display_name.data, password=form.password.data,
+                is_admin=form.is_admin.data, person_code=form.person_code.data, actor=current_user.username)
+
+    return form_page(form, "admin/account_form.html", create, success=_("Account created."),
+                     next_url=lambda account: url_for("admin.account", account_id=account.id))
 
 
 def _account_or_404(db, account_id: int) -> Account:
@@ -45,12 +53,16 @@ def _account_or_404(db, account_id: int) -> Account:
     return account
 
 
-def _account_page(db, account: Account, status: int = 200, **forms):
+def _account_page(db, account: Account, status: int = 200, error: str | None = None, **forms):
     grant_form = forms.get("grant_form") or GrantForm(formdata=None)
     grant_form.committee_id.choices = options(_committee_choices(db))
+    failures, addresses = accounts.recent_failures(db, account)
     return render_template("admin/account.html", account=account, grant_form=grant_form,
                            password_form=forms.get("password_form") or PasswordForm(formdata=None),
-                           path_of=committees.path_of), status
+                           path_of=committees.path_of, is_self=account.id == current_user.account.id,
+                           waiting=accounts.waiting_password(db, account), at_work=authority.boards_at_work(db, account),
+                           failures=failures, failure_addresses=addresses,
+                           window_minutes=int(accounts.THROTTLE_WINDOW.total_seconds() // 60), error=error), status
 
 
 @bp.get("/accounts/<int:account_id>")
@@ -95,8 +107,45 @@ def password(account_id: int):
     form = PasswordForm()
     if not form.validate_on_submit():
         return _account_page(db, account, 400, password_form=form)
-    accounts.set_password(db, account, form.password.data, actor=current_user.username)
-    flash(_("Password changed; the account's open sessions were ended."), "success")
+
+    def set_password(db):
+        with gate("hashing")():
+            return accounts.set_password(db, account, form.password.data, actor=current_user.username)
+
+    done, refusal = attempt(set_password)
+    if refusal:
+        form.form_errors.append(refusal.message)
+        return _account_page(db, account, refusal.status, password_form=form)
+    if done:
+        flash(_("Password changed; the account's open sessions were ended."), "success")
+    else:
+        flash(_("%(username)s sits on a counting board at work: the new password takes effect once another "
+                "administrator confirms it on this page.", username=account.username), "warning")
+    return redirect(url_for("admin.account", account_id=account.id, _anchor="password"), 303)
+
+
+@bp.post("/accounts/<int:account_id>/password/<any(confirm, cancel):action>")
+def waiting_password(account_id: int, action: str):
+    """A second administrator confirms the new password of a teller at work, or either drops it."""
+    db = get_db()
+    account = _account_or_404(db, account_id)
+    change = accounts.confirm_password if action == "confirm" else accounts.cancel_password
+    _done, refusal = attempt(lambda db: change(db, account, actor=current_user.username))
+    if refusal:
+        return _account_page(db, account, refusal.status, error=refusal.message)
+    flash(_("Password changed; the account's open sessions were ended.") if action == "confirm"
+          else _("The new password was dropped."), "success")
+    return redirect(url_for("admin.account", account_id=account.id, _anchor="password"), 303)
+
+
+@bp.post("/accounts/<int:account_id>/unlock")
+def unlock(account_id: int):
+    """Forget the account's failed log-in attempts (audited), so that its owner need not wait."""
+    db = get_db()
+    account = _account_or_404(db, account_id)
+    forgotten = accounts.unlock(db, account, actor=current_user.username)
+    flash(_("%(count)s failed log-in attempts forgotten: the account can be logged in to at once.", count=forgotten),
+          "success")
     return redirect(url_for("admin.account", account_id=account.id), 303)
 
 
@@ -104,9 +153,9 @@ def password(account_id: int):
 def active(account_id: int, state: str):
     db = get_db()
     account = _account_or_404(db, account_id)
-    if account.id == current_user.account.id:
-        abort(400)
-    accounts.set_active(db, account, state == "on", actor=current_user.username)
+    _done, refusal = attempt(lambda db: accounts.set_active(db, account, state == "on", actor=current_user.username))
+    if refusal:
+        return _account_page(db, account, refusal.status, error=refusal.message)
     flash(_("Saved."), "success")
     return redirect(url_for("admin.account", account_id=account.id), 303)
 

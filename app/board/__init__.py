@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ballots import accounting, authority, casting, issuing, lifecycle, printing
+from ballots import accounting, authority, casting, issuing, key_cards, lifecycle, printing
 from ballots.models import IssueBatch, Round
 
 from ..access import holds, require_role
@@ -96,8 +96,10 @@ def _print(session, round_: Round, issued: issuing.Issued, paper: str, base_url:
     """
     try:
         pdf = io.BytesIO()
-        yield from printing.ballot_pages(printing.sheet_of(round_), issued.secrets, pdf, base_url=base_url,
-                                         paper=paper)
+        sheet = printing.sheet_of(round_)
+        # the first batch begins with the ballot box's key cards, one page for each holder
+        yield from printing.ballot_pages(sheet, issued.secrets, pdf, base_url=base_url, paper=paper,
+                                         front=key_cards.front(sheet, issued.box))
         session.commit()
     finally:
         session.close()  # without the commit above, this rolls the tokens back

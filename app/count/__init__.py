@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
-from ballots import counting, lifecycle, minutes, paper_entry, results, sealing
+from ballots import ballot_box, counting, lifecycle, minutes, paper_entry, results, sealing
 from ballots.models import Result
 from ballots.tally import percent
 
 from ..access import require_role
 from ..db import get_db
-from ..forms import AnomalyForm, PaperEntryForm, RulingForm
+from ..forms import AnomalyForm, ConfirmForm, PaperEntryForm, RulingForm
 from ..views import attachment, attempt
 
 bp = Blueprint("count", __name__)
@@ -42,6 +42,7 @@ def _overview(round_, status=200, ruling_forms=None, anomaly_form=None, error=No
     approved = sealing.approvers(db, round_)
     return render_template(
         "count/round.html", round=round_, progress=progress, queue=queue, document=document, result=result,
+        box=ballot_box.box_of(db, round_), holders=_holders,
         ruling_forms=ruling_forms or {}, anomaly_form=anomaly_form or AnomalyForm(formdata=None),
         approved=approved, i_approved=current_user.account.display_name in approved,
         percent=percent, status_name=STATUS_NAMES.get, error=error,
@@ -116,6 +117,25 @@ def rule(round_id: int, sheet: str):
         return _overview(round_, refusal.status, ruling_forms={sheet: form})
     flash(_("The board's ruling is recorded."), "success")
     return redirect(url_for("count.overview", round_id=round_.id) + "#queue", 303)
+
+
+MAX_CARDS = 20  # more fields than any board has members: the rest of the form is ignored
+
+
+def _holders(names) -> str:
+    """Who presented the cards that opened the box (None: the recovery card of the upper-level committee)."""
+    return ", ".join(name or _("the upper-level committee (recovery card)") for name in names)
+
+
+@bp.post("/rounds/<int:round_id>/box/open")
+def open_box(round_id: int):
+    """The board presents its key cards; the box opens with enough of them (ballots.ballot_box.open_box)."""
+    if not ConfirmForm().validate_on_submit():
+        return _overview(g.round, 400, error=_("The form has expired. Reload the page and present the cards again."))
+    cards = request.form.getlist("card")[:MAX_CARDS]
+    return _act(g.round, lambda db: ballot_box.open_box(db, g.round, account=current_user.account, cards=cards),
+                lambda count: _("The ballot box is open: %(count)s tablet ballots, in random order.", count=count),
+                "#box")
 
 
 @bp.post("/rounds/<int:round_id>/finish")

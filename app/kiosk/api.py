@@ -13,6 +13,7 @@ from werkzeug.exceptions import BadRequest
 from ballots import casting, scanning
 from ballots.errors import N_, InvalidInput
 
+from ..limits import gate
 from ..security import csrf
 from . import tablets
 from .openapi import document
@@ -21,12 +22,14 @@ bp = Blueprint("api", __name__)
 csrf.exempt(bp)
 
 MAX_FRAME_BYTES = 2 * 1024 * 1024
+MAX_JSON_BYTES = 16 * 1024  # a cast of 200 candidates is under 1 KB
 
 
 def _body() -> dict:
     """The JSON object posted, or a 400 that says so."""
     if not request.is_json:
         raise InvalidInput(N_("Send a JSON object (Content-Type: application/json)."))
+    request.max_content_length = MAX_JSON_BYTES  # a larger body is a 413 before it is read
     try:
         body = request.get_json()
     except (BadRequest, RecursionError):  # Python's parser recurses: "[[[[…" a few thousand deep is a 500 else
@@ -82,11 +85,15 @@ def cast():
 
 @bp.post("/scan")
 def scan():
-    """Decode a camera frame (JPEG or PNG) on the server, for browsers without BarcodeDetector."""
-    data = request.get_data(cache=False)
+    """Decode a camera frame (JPEG or PNG) on the server, for browsers without BarcodeDetector: its size read from
+    its header first, then decoded under the process's limit on frames decoded at once (app.limits)."""
+    # never more than a frame's worth read, whatever the body says of itself (past MAX_CONTENT_LENGTH: a 413)
+    data = request.stream.read(MAX_FRAME_BYTES + 1)
     if not data or len(data) > MAX_FRAME_BYTES:
-        raise InvalidInput(N_("Send one camera frame, a JPEG or PNG image of at most 2 MB."))
-    text = scanning.read_qr(data)
+        raise InvalidInput(scanning.NOT_A_FRAME)
+    scanning.check_frame(data)  # before waiting for a turn: a frame too large is refused at once
+    with gate("decoding")():
+        text = scanning.read_qr(data)
     if text is None:
         return jsonify(found=False), 200
     return jsonify(found=True, text=text)

@@ -9,9 +9,17 @@ ROUND = {"type": "integer", "minimum": 1, "maximum": 2147483647,
          "description": "The round the kiosk serves; a ballot of another round is refused."}
 
 
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before sending again", "schema": {"type": "integer"}}}
+WAIT = {429: "A code that matched no ballot, from a tablet or network that sent many lately: wait Retry-After "
+             "seconds before the next code",
+        503: "The server is busy or cannot reach its database: nothing was acknowledged; send the same request "
+             "again (the same submission id) after Retry-After seconds"}
+
+
 def _refusals(*statuses: int) -> dict:
-    return {str(status): {"description": "Refused, with a message in Vietnamese",
-                          "content": {"application/json": {"schema": ERROR}}} for status in statuses}
+    return {str(status): {"description": WAIT.get(status, "Refused, with a message in Vietnamese"),
+                          "content": {"application/json": {"schema": ERROR}},
+                          **({"headers": RETRY_AFTER} if status in WAIT else {})} for status in statuses}
 
 
 def _json_body(schema: dict) -> dict:
@@ -33,7 +41,7 @@ def document() -> dict:
                                            "properties": {"code": CODE, "round": ROUND}}),
                 "responses": {"200": {"description": "The round and its candidates", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Ballot"}}}},
-                    **_refusals(400, 404, 409, 410, 413, 415, 429)},
+                    **_refusals(400, 404, 409, 410, 413, 415, 429, 503)},
             }},
             "/ballots": {"post": {
                 "operationId": "castBallot",
@@ -53,7 +61,7 @@ def document() -> dict:
                         "$ref": "#/components/schemas/Recorded"}}}},
                     "200": {"description": "Already recorded (a retry of the same submission)", "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Recorded"}}}},
-                    **_refusals(400, 404, 409, 410, 413, 415, 429)},
+                    **_refusals(400, 404, 409, 410, 413, 415, 429, 503)},
             }},
             "/scan": {"post": {
                 "operationId": "scanFrame",
@@ -64,7 +72,7 @@ def document() -> dict:
                 "responses": {"200": {"description": "Whether a QR code was found, and its text", "content": {
                     "application/json": {"schema": {"type": "object", "required": ["found"], "properties": {
                         "found": {"type": "boolean"}, "text": {"type": "string"}}}}}},
-                    **_refusals(400, 413)},
+                    **_refusals(400, 413, 503)},
             }},
         },
         "components": {"schemas": {

@@ -12,10 +12,13 @@ from __future__ import annotations
 import secrets
 
 from flask import Blueprint, render_template, request
+from sqlalchemy.exc import DBAPIError
 
 from ballots import casting, rounds
+from ballots.db import reading
 
 from ..db import get_db
+from ..errors import DATABASE_RETRY_SECONDS, MESSAGES, is_outage
 from ..security import csrf
 from ..views import Refusal, attempt
 from . import tablets
@@ -34,18 +37,32 @@ def nothing_kept(response):
 
 @bp.get("/kiosk/<int:round_id>")
 def scan(round_id: int):
-    round_ = rounds.get_round(get_db(), round_id)
-    return render_template("kiosk/scan.html", round=round_, tablet=tablets.new_tablet(), reset_seconds=RESET_SECONDS)
+    round_ = rounds.get_round(reading(get_db()), round_id)  # a read: a flood of page loads takes no write lock
+    return render_template("kiosk/scan.html", round=round_, tablet=tablets.mint(round_.id),
+                           reset_seconds=RESET_SECONDS)
 
 
 @bp.get("/b")
 def from_camera_app():
     """The page a ballot's QR opens: the code is in the URL's fragment, which only the page's script reads."""
-    return render_template("kiosk/scan.html", round=None, tablet=tablets.new_tablet(), reset_seconds=RESET_SECONDS)
+    return render_template("kiosk/scan.html", round=None, tablet=tablets.mint(None), reset_seconds=RESET_SECONDS)
+
+
+@bp.errorhandler(DBAPIError)
+def database_unavailable(exc: DBAPIError):
+    """Without JavaScript, a form sent while the database cannot be reached comes back as a page that sends the
+    same form again (the same submission id: a ballot recorded meanwhile is told "already recorded")."""
+    if not is_outage(exc):
+        raise exc
+    fields = [(name, value) for name, value in request.form.items(multi=True)][:210] if request.method == "POST" else []
+    return render_template("kiosk/retry.html", message=MESSAGES[503](), action=request.path, fields=fields), 503, {
+        "Retry-After": str(DATABASE_RETRY_SECONDS)}
 
 
 def _refused(round_id: int, refusal: Refusal):
-    return render_template("kiosk/refused.html", round_id=round_id, message=refusal.message), refusal.status
+    wait = refusal.error.retry_after
+    return (render_template("kiosk/refused.html", round_id=round_id, message=refusal.message), refusal.status,
+            {"Retry-After": str(wait)} if wait else {})
 
 
 @bp.post("/kiosk/<int:round_id>/ballot")

@@ -1,18 +1,19 @@
-"""Views of the committee tree, its members and roster import."""
+"""Views of the committee tree, its members and roster import, and its history: dated renames and moves, mergers,
+committees closed, members carried over from the committees a new one was formed from."""
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from ballots import authority, committees, roster
 from ballots.errors import RosterInvalid
-from ballots.models import BoardMember, Committee, Conference, Membership, Round
+from ballots.models import BoardMember, Committee, Conference, Membership, Person, Round
 
 from ..db import get_db
-from ..forms import CommitteeForm, ImportForm, MemberForm, options
+from ..forms import CarryOverForm, CloseForm, CommitteeForm, FormationForm, ImportForm, MemberForm, options
 from ..i18n import translate
 from ..views import XLSX, attachment, attempt, form_page
 from . import bp
@@ -55,11 +56,17 @@ def committee(committee_id: int):
                            conferences=conferences)
 
 
+def _reach(db) -> set[int]:
+    """The committees this organizer organizes: their grants' committees and everything below them."""
+    return set().union(*(committees.subtree_ids(db, r) for r in authority.organizer_roots(db, current_user.account)))
+
+
 def _parent_choices(db, committee: Committee | None, exclude: set[int]) -> list[tuple[int, str]]:
-    """The committees this organizer may put a committee under: within their reach, never below itself."""
-    reach = set().union(*(committees.subtree_ids(db, r) for r in authority.organizer_roots(db, current_user.account)))
+    """The committees this organizer may put a committee under: within their reach, never below itself, never
+    one that no longer exists."""
+    reach = _reach(db)
     choices = [(c.id, committees.path_of(c)) for c in db.scalars(select(Committee).where(Committee.id.in_(reach)))
-               if c.id not in exclude]
+               if c.id not in exclude and c.closed_on is None]
     if committee is not None and committee.parent_id not in reach:
         # the top of the organizer's reach stays where it is
         parent = committee.parent
@@ -76,11 +83,65 @@ def edit_committee(committee_id: int):
     def apply(db):
         parent = db.get(Committee, form.parent_id.data) if form.parent_id.data else None
         committees.update_committee(db, committee, name=form.name.data, level=form.level.data, parent=parent,
-                                    actor=_actor())
+                                    on=form.effective_on.data, actor=_actor())
 
     return form_page(form, "organize/committee_form.html", apply, success=_("Saved."),
                      next_url=lambda _: url_for("organize.committee", committee_id=committee.id),
                      committee=committee, new=False)
+
+
+@bp.route("/committees/<int:committee_id>/formation", methods=["GET", "POST"])
+def formation(committee_id: int):
+    """Record the committees this one was formed from (a merger, a split): those still existing end the day
+    before. The choices are the committees this organizer organizes; `q` narrows the list shown."""
+    db, committee = get_db(), g.committee
+    line = {c.id for c in authority.ancestors(committee)} | committees.subtree_ids(db, committee)
+    everything = sorted(((c.id, committees.path_of(c), c.closed_on) for c in db.scalars(
+        select(Committee).where(Committee.id.in_(_reach(db) - line)))), key=lambda choice: choice[1])
+    form = FormationForm(sources=[c.id for c in committee.sources], formed_on=committee.formed_on)
+    form.sources.choices = options((cid, path) for cid, path, _closed in everything)
+    search = committees.fold(request.args.get("q", "")[:100])
+    chosen = set(form.sources.data or [])
+    shown = [(cid, path, closed) for cid, path, closed in everything
+             if cid in chosen or (search and search in committees.fold(path))]
+
+    def apply(db):
+        sources = list(db.scalars(select(Committee).where(Committee.id.in_(form.sources.data))))
+        committees.record_formation(db, committee, sources=sources, on=form.formed_on.data, actor=_actor())
+
+    return form_page(form, "organize/formation.html", apply, success=_("Saved."),
+                     next_url=lambda _: url_for("organize.committee", committee_id=committee.id),
+                     committee=committee, shown=shown, search=request.args.get("q", "")[:100])
+
+
+@bp.route("/committees/<int:committee_id>/close", methods=["GET", "POST"])
+def close_committee(committee_id: int):
+    db, committee = get_db(), g.committee
+    parent = committee.parent
+    if parent is None or not authority.has_role(current_user.account, "organizer", parent):
+        abort(403)  # as deleting: the top of one's own reach stays
+    form = CloseForm()
+    return form_page(form, "organize/close.html", lambda db: committees.close_committee(
+        db, committee, on=form.closed_on.data, actor=_actor()), success=_("Saved."),
+        next_url=lambda _: url_for("organize.committee", committee_id=committee.id), committee=committee)
+
+
+@bp.route("/committees/<int:committee_id>/carry-over", methods=["GET", "POST"])
+def carry_over(committee_id: int):
+    """Seat someone who sat on a committee this one was formed from: the same person, their seats linked."""
+    db, committee = get_db(), g.committee
+    former = committees.former_members(db, committee)
+    form = CarryOverForm()
+    form.person_id.choices = options((f.person.id, f"{f.person.full_name} — " + "; ".join(
+        f"{post}, {name}" for name, post in f.seats)) for f in former)
+
+    def apply(db):
+        committees.add_member(db, committee=committee, person=db.get(Person, form.person_id.data), post=form.post.data,
+                              actor=_actor())
+
+    return form_page(form, "organize/carry_over.html", apply, success=_("Member added."),
+                     next_url=lambda _: url_for("organize.carry_over", committee_id=committee.id),
+                     committee=committee, former=former)
 
 
 @bp.route("/committees/<int:committee_id>/new-child", methods=["GET", "POST"])
@@ -125,7 +186,7 @@ def edit_member(seat_id: int):
     seat = get_db().get(Membership, seat_id)
     form = MemberForm(full_name=seat.person.full_name, post=seat.post, code=seat.person.code)
     return form_page(form, "organize/member_form.html", lambda db: committees.update_member(
-        db, seat, full_name=form.full_name.data, post=form.post.data, actor=_actor()),
+        db, seat, full_name=form.full_name.data, post=form.post.data, editor=current_user.account, actor=_actor()),
         success=_("Saved."), next_url=lambda _: url_for("organize.committee", committee_id=seat.committee_id),
         committee=seat.committee, seat=seat)
 
@@ -156,7 +217,8 @@ def import_roster(committee_id: int):
     if form.validate_on_submit():
         upload = form.file.data
         summary, refusal = attempt(lambda db: roster.import_roster(
-            db, into=committee, filename=upload.filename or "", data=upload.read(), actor=_actor()))
+            db, into=committee, filename=upload.filename or "", data=upload.read(), editor=current_user.account,
+            actor=_actor()))
         if refusal is None:
             flash(_("Imported: %(people)s new people, %(added)s seats added, %(updated)s seats updated.",
                     people=summary.people_added, added=summary.seats_added, updated=summary.seats_updated), "success")

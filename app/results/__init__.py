@@ -1,5 +1,5 @@
 """Published results: a reader's list, a result page with its downloads, publishing, the upper-level dashboard,
-and results carried up the tree as signed bundles.
+a person's trust over time, and results carried up the tree as signed bundles.
 
 Who reads what is the domain's decision (ballots.authority, through ballots.publication): every view here asks
 it, and every reading or download of a result is audited by it. A page here needs only a log-in.
@@ -13,8 +13,8 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ballots import authority, bundles, dashboard, exports, minutes, publication, results
-from ballots.models import ImportedResult, Round
+from ballots import authority, bundles, dashboard, exports, history, minutes, publication, results
+from ballots.models import ImportedResult, Person, Round
 
 from ..access import require_login, require_role
 from ..db import get_db
@@ -50,6 +50,7 @@ def result(round_id: int):
     positions = {c["position"] for c in reading.document["candidates"]}
     return render_template("results/result.html", reading=reading, doc=reading.document, round=round_,
                            elsewhere=publication.other_results(db, round_, current_user.account, positions),
+                           people={c.position: c.person_id for c in round_.candidates if c.position in positions},
                            can_export=authority.sits_on_board(current_user.account, round_))
 
 
@@ -122,19 +123,58 @@ def import_bundle():
 
 @upper.get("/committees/<int:committee_id>/below")
 def board(committee_id: int):
-    """The dashboard of the committees directly below this one."""
+    """The dashboard of the committees below this one: directly below, or at every depth (scope=all), in a term."""
     db, committee = get_db(), g.committee
-    everything = dashboard.rows(db, committee, current_user.account)
-    sort, phase = request.args.get("sort", "name"), request.args.get("phase") or None
-    flagged = request.args.get("flagged") == "1"
-    descending = request.args.get("order") == "desc"
-    shown = dashboard.arrange(everything, sort=sort, phase=phase, flagged_only=flagged, descending=descending)
-    if request.args.get("format") == "xlsx":
-        return attachment(exports.dashboard_workbook(committee.name, shown), f"tong-hop-{committee_id}.xlsx",
-                        DOWNLOADS["xlsx"])
-    page = max(1, request.args.get("page", 1, type=int))
+    args = request.args
+    scope = args.get("scope") if args.get("scope") in dashboard.SCOPES else "children"
+    found = dashboard.board(db, committee, current_user.account, scope=scope, term=args.get("term") or None)
+    sort, phase = args.get("sort", "name"), args.get("phase") or None
+    flagged, level, search = args.get("flagged") == "1", args.get("level") or None, args.get("q", "")[:100]
+    descending = args.get("order") == "desc"
+    shown = dashboard.arrange(found.rows, sort=sort, phase=phase, flagged_only=flagged, descending=descending,
+                              level=level, search=search)
+    if args.get("format") == "xlsx":
+        return attachment(exports.dashboard_workbook(committee.name, shown, every_level=scope == "all"),
+                          f"tong-hop-{committee_id}.xlsx", DOWNLOADS["xlsx"])
+    page = max(1, args.get("page", 1, type=int))
     per_page = 100
-    return render_template("results/dashboard.html", committee=committee, rows=shown[(page - 1) * per_page:
-                           page * per_page], total=len(shown), page=page, pages=max(1, -(-len(shown) // per_page)),
-                           totals=dashboard.totals(everything), sort=sort, phase=phase, flagged=flagged,
-                           descending=descending, phases=dashboard.PHASE_ORDER)
+    # the filters a link keeps (the page's own links change one of them)
+    kept = {"scope": scope if scope != "children" else None, "term": args.get("term") or None, "sort": sort,
+            "order": "desc" if descending else None, "phase": phase, "flagged": "1" if flagged else None,
+            "level": level, "q": search or None}
+    return render_template("results/dashboard.html", committee=committee, board=found,
+                           rows=shown[(page - 1) * per_page: page * per_page], total=len(shown), page=page,
+                           pages=max(1, -(-len(shown) // per_page)), sort=sort, phase=phase, flagged=flagged,
+                           descending=descending, scope=scope, level=level, search=search, kept=kept,
+                           phases=dashboard.PHASE_ORDER)
+
+
+@bp.get("/people")
+def people():
+    """The people whose trust this reader may follow: those rated in the results published to them."""
+    search = request.args.get("q", "")[:100]
+    found = history.people(get_db(), current_user.account, search=search)
+    return render_template("results/people.html", people=found[:200], total=len(found), search=search)
+
+
+@bp.get("/people/<int:person_id>")
+def person(person_id: int):
+    """A person's trust over time: every round they were rated in whose result is published to this reader."""
+    db, person_ = get_db(), _person_or_404(person_id)
+    rows = history.trust_over_time(db, person_, current_user.account)  # none readable: 403, and no name shown
+    return render_template("results/person.html", person=person_, rows=rows)
+
+
+@bp.get("/people/<int:person_id>/xlsx")
+def person_xlsx(person_id: int):
+    db, person_ = get_db(), _person_or_404(person_id)
+    rows = history.trust_over_time(db, person_, current_user.account, what="download.xlsx")
+    return attachment(exports.history_workbook(rows[-1].name, rows), f"lich-su-tin-nhiem-{person_id}.xlsx",
+                      DOWNLOADS["xlsx"])
+
+
+def _person_or_404(person_id: int) -> Person:
+    found = get_db().get(Person, person_id)
+    if found is None:
+        abort(404)
+    return found

@@ -1,7 +1,20 @@
 """The tables: typed SQLAlchemy 2 models, one module per part of the domain, every name importable from here."""
 
 from .base import Base, utcnow
-from .people import ROLES, Account, Committee, Grant, LoginFailure, LoginSession, Membership, Person
+from .people import (
+    ROLES,
+    Account,
+    Committee,
+    CommitteeFormer,
+    CommitteeOrigin,
+    Grant,
+    KnownAs,
+    LoginFailure,
+    LoginSession,
+    Membership,
+    PasswordReset,
+    Person,
+)
 from .records import (
     Approval,
     AuditEntry,
@@ -15,11 +28,26 @@ from .records import (
     SheetRuling,
     TrustedKey,
 )
-from .rounds import Ballot, BoardMember, Candidate, Conference, IssueBatch, KioskFailure, Round, Token
+from .rounds import (
+    Ballot,
+    BallotBox,
+    BoardMember,
+    BoxCard,
+    Candidate,
+    Conference,
+    IssueBatch,
+    KioskFailure,
+    KioskTablet,
+    Round,
+    SealedBallot,
+    Token,
+)
 
 __all__ = [
-    "ROLES", "Account", "Approval", "AuditEntry", "AuditHead", "Ballot", "Base", "BoardMember", "Candidate",
-    "Committee", "Conference", "Grant", "ImportedResult", "IssueBatch", "KioskFailure", "LoginFailure",
-    "LoginSession", "Membership", "PaperEntry", "Person", "Publication", "Result", "ResultSummary", "Round",
-    "SetAside", "SheetRuling", "Token", "TrustedKey", "utcnow",
+    "ROLES", "Account", "Approval", "AuditEntry", "AuditHead", "Ballot", "BallotBox", "Base", "BoardMember", "BoxCard",
+    "Candidate",
+    "Committee", "CommitteeFormer", "CommitteeOrigin", "Conference", "Grant", "ImportedResult", "IssueBatch",
+    "KioskFailure", "KioskTablet", "KnownAs", "LoginFailure", "LoginSession", "Membership", "PaperEntry", "PasswordReset", "Person", "Publication",
+    "Result", "ResultSummary", "Round",
+    "SealedBallot", "SetAside", "SheetRuling", "Token", "TrustedKey", "utcnow",
 ]

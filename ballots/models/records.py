@@ -30,6 +30,9 @@ class AuditEntry(Base):
     details: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # HMAC-SHA256 of `hash` under the instance's audit key, which lives outside the database: whoever holds
+    # only the database cannot rewrite the chain and recompute it (empty for entries written before the key)
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditHead(Base):
@@ -39,6 +42,7 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64))  # as an entry's, over the head's seq and hash
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
 
 

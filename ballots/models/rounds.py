@@ -108,8 +108,16 @@ class Candidate(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"), index=True)
     post: Mapped[str] = mapped_column(String(120))
     position: Mapped[int] = mapped_column(Integer)
+    # the name as printed on the ballots, fixed when they are issued: a later rename of the person changes
+    # neither the tablet's ballot nor the result (None in draft, where the person's current name is shown)
+    printed_name: Mapped[str | None] = mapped_column(String(120))
     round: Mapped[Round] = relationship(back_populates="candidates")
     person: Mapped[Person] = relationship()
+
+    @property
+    def name(self) -> str:
+        """The name on the ballot: as printed once issued, else the person's name now."""
+        return self.printed_name or self.person.full_name
     __table_args__ = (
         UniqueConstraint("round_id", "person_id", name="uq_candidate_once"),
         UniqueConstraint("round_id", "position", name="uq_candidate_position"),
@@ -144,11 +152,12 @@ class Token(Base):
 
 
 class Ballot(Base):
-    """One anonymous ballot: a random id, its round, its marks. No token, no time, no tablet, no order.
+    """One opened tablet ballot: a random id, its round, its marks. No token, no time, no tablet, no order.
 
     `marks` has one byte per candidate in ballot order: 0 none, 1 high trust, 2 trust, 3 low trust,
-    4 several boxes ticked (paper only). On SQLite the table has no rowid, so rows are stored in the order of
-    their random ids, not of their casting; on PostgreSQL closing the round rewrites the table in that order.
+    4 several boxes ticked (paper only). Written only when the board opens the box (ballots.opening): all of a
+    round's in one transaction, in random order, with fresh random ids; on SQLite the table has no rowid, so
+    its rows are kept in the order of those ids.
     """
 
     __tablename__ = "ballot"
@@ -158,12 +167,67 @@ class Ballot(Base):
     __table_args__ = ({"sqlite_with_rowid": False},)
 
 
+class SealedBallot(Base):
+    """A tablet ballot as cast: its marks sealed to the round's public key (ballots.box), readable only with the
+    board's key cards. A random id, its round, the sealed bytes: nothing else."""
+
+    __tablename__ = "sealed_ballot"
+    id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="RESTRICT"), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary(400))
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class BallotBox(Base):
+    """The round's ballot box: its public key and how many key cards open it; what the close recorded of the
+    sealed ballots (count, digest); who opened it and what the opening recorded of the opened ballots."""
+
+    __tablename__ = "ballot_box"
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="RESTRICT"), primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    cards_needed: Mapped[int] = mapped_column(Integer)
+    sealed_count: Mapped[int | None] = mapped_column(Integer)  # at the close
+    sealed_digest: Mapped[str | None] = mapped_column(String(64))
+    opened_at: Mapped[dt.datetime | None] = mapped_column()
+    opened_by: Mapped[list | None] = mapped_column(JSON)  # the holders of the cards presented
+    opened_count: Mapped[int | None] = mapped_column(Integer)
+    opened_digest: Mapped[str | None] = mapped_column(String(64))  # results.ballots_digest of the opened ballots
+    cards: Mapped[list[BoxCard]] = relationship(order_by="BoxCard.index", cascade="all, delete-orphan")
+    __table_args__ = (CheckConstraint("cards_needed >= 1", name="cards_needed"),)
+
+    @property
+    def is_open(self) -> bool:
+        return self.opened_at is not None
+
+
+class BoxCard(Base):
+    """One key card of a round's box: its share's index, who holds it (None: the recovery card kept by the
+    direct upper-level committee), and SHA-256 of the card's bytes, so a card is checked alone. Never the share."""
+
+    __tablename__ = "box_card"
+    round_id: Mapped[int] = mapped_column(ForeignKey("ballot_box.round_id", ondelete="RESTRICT"), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"))
+    commitment: Mapped[str] = mapped_column(String(64))
+    holder: Mapped[Account | None] = relationship()
+
+
 class KioskFailure(Base):
     """A code that matched no ballot, kept to throttle guessing per tablet session and per address."""
 
     __tablename__ = "kiosk_failure"
     id: Mapped[int] = mapped_column(primary_key=True)
     tablet: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class KioskTablet(Base):
+    """That a kiosk page handed out a tablet id to an address, kept for a while so that an address can have only
+    so many (ballots.guessing.mint): the ids themselves are signed and live only in the pages."""
+
+    __tablename__ = "kiosk_tablet"
+    id: Mapped[int] = mapped_column(primary_key=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 

@@ -36,12 +36,57 @@ def test_an_empty_login_form_keeps_the_username_and_says_what_is_missing(client,
     assert response.status_code == 400 and "Cần nhập ô này." in page and 'value="organizer"' in page
 
 
-def test_guessing_is_throttled_with_429(client, world):
-    for _ in range(accounts.MAX_FAILURES_PER_USERNAME):
-        client.submit("/login", data={"username": "organizer", "password": "đoán sai"})
+def test_guessing_is_slowed_with_429_and_retry_after(client, world):
+    for _ in range(accounts.FREE_PER_SOURCE):
+        assert client.submit("/login", data={"username": "organizer", "password": "đoán sai"}).status_code == 401
     response = client.submit("/login", data={"username": "organizer", "password": world.password})
     assert response.status_code == 429
-    assert "Đăng nhập sai quá nhiều lần" in response.get_data(as_text=True)
+    assert 1 <= int(response.headers["Retry-After"]) <= accounts.FIRST_DELAY
+    assert "Đăng nhập sai quá nhiều lần. Hãy thử lại sau" in response.get_data(as_text=True)
+
+
+def test_a_browser_that_logged_in_before_is_not_slowed_by_guesses_from_its_address(app, client, world):
+    from tests.conftest import Browserish
+
+    owner = client
+    assert owner.submit("/login", data={"username": "organizer", "password": world.password}).status_code == 302
+    device = owner.get_cookie("trustvote_device", path="/login")
+    assert device is not None and device.http_only and device.path == "/login"
+    owner.submit("/", "/logout")
+    attacker = Browserish(app.test_client())  # the same address (127.0.0.1), no cookie of the owner's
+    for _ in range(accounts.FREE_PER_SOURCE + 1):
+        attacker.submit("/login", data={"username": "organizer", "password": "đoán sai"})
+    assert attacker.submit("/login", data={"username": "organizer", "password": world.password}).status_code == 429
+    assert owner.submit("/login", data={"username": "organizer", "password": world.password}).status_code == 302
+
+
+def test_a_forged_device_cookie_is_no_claim(app, client, world):
+    for _ in range(accounts.FREE_PER_SOURCE):
+        client.submit("/login", data={"username": "organizer", "password": "đoán sai"})
+    client.set_cookie("trustvote_device", "WzEsICJ4Il0.forged", path="/login")
+    assert client.submit("/login", data={"username": "organizer", "password": world.password}).status_code == 429
+
+
+def test_a_login_when_the_server_is_busy_hashing_is_a_503_that_counts_nothing(app, client, world, session,
+                                                                              monkeypatch):
+    from contextlib import contextmanager
+
+    from ballots.errors import ServerBusy
+    from ballots.models import LoginFailure
+    from tests.conftest import count_rows
+
+    gate = app.extensions["trustvote.gates"]["hashing"]
+
+    @contextmanager
+    def busy():
+        raise ServerBusy(seconds=5)
+        yield
+
+    monkeypatch.setattr(type(gate), "__call__", lambda self: busy())
+    response = client.submit("/login", data={"username": "organizer", "password": world.password})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert "Máy chủ đang bận" in response.get_data(as_text=True)
+    assert count_rows(session, LoginFailure) == 0
 
 
 def test_a_login_without_the_csrf_token_is_refused(client, world):

@@ -18,7 +18,7 @@ from app.kiosk.group_commit import GroupCommit
 from ballots import casting, tokens
 from ballots.db import make_engine, make_sessionmaker
 from ballots.errors import InvalidMarks
-from ballots.models import AuditEntry, Ballot, Token
+from ballots.models import AuditEntry, SealedBallot, Token
 from tests.conftest import fresh
 from tests.factories import make_round
 
@@ -100,9 +100,9 @@ def _cast_together(sessions, casts: list[casting.Cast]) -> list:
 
 
 def _recorded(session) -> tuple[int, int, list[str]]:
-    """Ballots, audit entries of casts, and every token's state, as committed."""
+    """Ballots (sealed, in the box), audit entries of casts, and every token's state, as committed."""
     fresh(session)
-    return (session.scalar(select(func.count()).select_from(Ballot)),
+    return (session.scalar(select(func.count()).select_from(SealedBallot)),
             session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "ballot.cast")),
             list(session.scalars(select(Token.state).order_by(Token.id))))
 

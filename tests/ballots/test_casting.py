@@ -5,19 +5,18 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from ballots import casting, guessing, tokens
+from ballots import box, casting, guessing, tokens
 from ballots.errors import (
     BallotAlreadyUsed,
     BallotVoided,
     Conflict,
     InvalidInput,
     InvalidMarks,
-    KioskThrottled,
     RoundNotOpen,
     UnknownBallot,
     WrongRound,
 )
-from ballots.models import AuditEntry, Ballot, Token
+from ballots.models import AuditEntry, Ballot, KioskFailure, SealedBallot, Token
 from tests.factories import make_round
 
 
@@ -58,13 +57,30 @@ def test_a_ballot_shows_its_round_and_candidates_only_while_voting_is_open(sessi
     assert view.invalid_mark_policy == "ballot" and view.committee == "Đảng ủy xã Yên Bình"
 
 
-def test_a_cast_spends_the_token_and_stores_an_anonymous_ballot(session, voting):
-    round_, codes = voting
-    assert _cast(session, codes[0]) == casting.RECORDED
-    ballot = session.scalars(select(Ballot)).one()
-    assert ballot.marks == b"\x01\x02\x03\x00" and len(ballot.id) == 16 and ballot.round_id == round_.id
+def test_a_cast_spends_the_token_and_stores_its_ballot_sealed(session, world):
+    built = make_round(session, world, until="open", issue=5)
+    assert _cast(session, built.codes[0]) == casting.RECORDED
+    assert session.scalar(select(Token.state).where(Token.secret_hash == tokens.hash_secret(built.secrets[0]))) == "cast"
+    sealed = session.scalars(select(SealedBallot)).one()
+    assert len(sealed.id) == 16 and sealed.round_id == built.id and session.scalar(select(func.count(Ballot.id))) == 0
+    # readable with the board's cards only: the round's key rebuilt from two of them opens it
+    key = box.combine([box.parse_card(card) for card in built.cards()])
+    assert box.unseal(key, built.id, sealed.sealed) == b"\x01\x02\x03\x00"
     entry = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
     assert (entry.action, entry.at, entry.details) == ("ballot.cast", None, "{}")
+
+
+def test_a_sealed_ballot_opens_under_no_other_round_and_with_no_other_key(session, world):
+    built = make_round(session, world, until="open", issue=5)
+    _cast(session, built.codes[0])
+    sealed = session.scalars(select(SealedBallot.sealed)).one()
+    key = box.combine([box.parse_card(card) for card in built.cards()])
+    with pytest.raises(box.BoxTampered):
+        box.unseal(key, built.id + 1, sealed)
+    with pytest.raises(box.BoxTampered):
+        box.unseal(box.new_key(), built.id, sealed)
+    with pytest.raises(box.BoxTampered):
+        box.unseal(key, built.id, sealed[:-1] + bytes([sealed[-1] ^ 1]))
 
 
 def test_a_retry_of_the_same_submission_is_already_recorded_and_adds_nothing(session, voting):
@@ -72,7 +88,7 @@ def test_a_retry_of_the_same_submission_is_already_recorded_and_adds_nothing(ses
     _cast(session, codes[0], submission="retry-0123456789")
     session.commit()
     assert _cast(session, codes[0], submission="retry-0123456789") == casting.ALREADY_RECORDED
-    assert session.scalar(select(func.count()).select_from(Ballot)) == 1
+    assert session.scalar(select(func.count()).select_from(SealedBallot)) == 1
 
 
 def test_another_submission_with_a_spent_token_is_refused(session, voting):
@@ -85,7 +101,7 @@ def test_another_submission_with_a_spent_token_is_refused(session, voting):
 def test_refusals_say_which_and_write_nothing(session, world):
     built = make_round(session, world, until="open", issue=5, void=[1])
     round_, codes = built.round, built.codes
-    before = (session.scalar(select(func.count()).select_from(Ballot)),
+    before = (session.scalar(select(func.count()).select_from(SealedBallot)),
               session.scalar(select(func.count()).select_from(AuditEntry)))
     cases = [
         (BallotVoided, dict(code=codes[1])),
@@ -100,7 +116,7 @@ def test_refusals_say_which_and_write_nothing(session, world):
         with pytest.raises(error):
             _cast(session, **kwargs)
         session.rollback()
-    assert (session.scalar(select(func.count()).select_from(Ballot)),
+    assert (session.scalar(select(func.count()).select_from(SealedBallot)),
             session.scalar(select(func.count()).select_from(AuditEntry))) == before
     assert session.scalar(select(Token.state).where(Token.secret_hash == tokens.hash_secret(
         tokens.secret_of(codes[2])))) == "issued"
@@ -129,11 +145,41 @@ def test_bad_marks_are_refused(marks):
         casting.parse_marks(marks)
 
 
-def test_guessing_is_throttled_per_tablet_without_holding_up_the_others(session):
+def test_a_failures_answer_waits_longer_with_each_recent_failure_of_its_tablet_up_to_a_bound(session):
+    """FREE_PER_SOURCE answered at once, then 0.5 s doubling up to MAX_DELAY; another tablet behind the same address
+    waits for nothing; failures older than the window no longer count."""
     now = dt.datetime(2026, 12, 5, 8, 0, tzinfo=dt.timezone.utc)
-    for _ in range(guessing.MAX_FAILURES_PER_TABLET):
-        guessing.record(session, tablet="tablet:a", address="10.0.0.2", now=now)
-    with pytest.raises(KioskThrottled):
-        guessing.check(session, tablet="tablet:a", address="10.0.0.2", now=now)
-    guessing.check(session, tablet="tablet:b", address="10.0.0.2", now=now)  # same address, other tablet
-    guessing.check(session, tablet="tablet:a", address="10.0.0.2", now=now + guessing.FAILURE_WINDOW * 2)
+    delays = [guessing.fail(session, tablet="tablet:a", address="10.0.0.2", now=now) for _ in range(9)]
+    assert delays == [0, 0, 0, 0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+    assert guessing.fail(session, tablet="tablet:b", address="10.0.0.2", now=now) == 0
+    assert guessing.fail(session, tablet="tablet:a", address="10.0.0.2", now=now + guessing.FAILURE_WINDOW * 2) == 0
+
+
+def test_an_address_waits_once_all_its_tablets_together_failed_often(session):
+    now = dt.datetime(2026, 12, 5, 8, 0, tzinfo=dt.timezone.utc)
+    delays = [guessing.fail(session, tablet=f"tablet:{i}", address="10.0.0.9", now=now)
+              for i in range(guessing.FREE_PER_ADDRESS + 3)]  # one failure per tablet: none past its own allowance
+    assert delays[:guessing.FREE_PER_ADDRESS] == [0] * guessing.FREE_PER_ADDRESS
+    assert delays[guessing.FREE_PER_ADDRESS:] == [0.5, 1.0, 2.0]
+
+
+def test_failures_stop_being_written_once_their_source_and_address_wait_the_longest(session):
+    """A flood adds no rows past the bound: more would change no delay."""
+    now = dt.datetime(2026, 12, 5, 8, 0, tzinfo=dt.timezone.utc)
+    for _ in range(200):
+        guessing.fail(session, tablet="address:10.0.0.3", address="10.0.0.3", now=now)
+    written = session.scalar(select(func.count()).select_from(KioskFailure))
+    assert written == guessing.FREE_PER_ADDRESS + 5  # where the address's delay reaches MAX_DELAY
+    assert guessing.fail(session, tablet="address:10.0.0.3", address="10.0.0.3", now=now) == guessing.MAX_DELAY
+
+
+def test_a_cast_is_looked_up_before_any_throttle(session, world):
+    """A tablet that has sent many wrong codes still casts a real ballot, in the same batch as its guesses."""
+    built = make_round(session, world, until="open", issue=2)
+    now_failing = [casting.Cast(tokens.code_of(tokens.new_secret()), b"\x01" * 4, f"guess-{i:012d}", built.id,
+                                tablet="tablet:x", address="10.0.0.4") for i in range(12)]
+    real = casting.Cast(built.codes[0], b"\x01" * 4, "real-submission-0001", built.id, tablet="tablet:x",
+                        address="10.0.0.4")
+    outcomes = casting.cast_ballots(session, [*now_failing, real])
+    assert outcomes[-1] == casting.RECORDED
+    assert [o.delay for o in outcomes[:-1]] == [0, 0, 0, 0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0, 5.0, 5.0]

@@ -14,11 +14,13 @@ import datetime as dt
 import json
 import random
 import shutil
+from types import SimpleNamespace
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select
 
-from ballots import audit, paper_entry, sealing, signing, tokens
+from ballots import audit, ballot_box, box, paper_entry, sealing, signing, tokens
 from ballots.db import make_engine, make_sessionmaker
 from ballots.models import Result
 from tests.conftest import _reset_postgres
@@ -39,17 +41,22 @@ PAPER = [(4, "123312"), (5, Paper(("111222", "111232"), ruling="111232")), (6, P
 
 
 def _fixed_clock_and_secrets(monkeypatch) -> None:
-    """A clock that ticks one second a call from START, and token secrets from a seeded generator: both restart
-    for each database, which makes the same calls in the same order."""
+    """A clock that ticks one second a call from START, and token secrets and the ballot box's randomness from a
+    seeded generator: all restart for each database, which makes the same calls in the same order."""
     ticks = iter(range(10**6))
     generator = random.Random(20261205)
 
     def clock() -> dt.datetime:
         return START + dt.timedelta(seconds=next(ticks))
 
-    for module in (audit, paper_entry, sealing):
+    for module in (audit, paper_entry, sealing, ballot_box):
         monkeypatch.setattr(module, "utcnow", clock)
     monkeypatch.setattr(tokens, "new_secret", lambda: generator.randbytes(tokens.SECRET_BYTES))
+    # the box's keys, nonces, the opened ballots' ids and order: what goes into the audit log and so the result
+    monkeypatch.setattr(box, "new_key", lambda: X25519PrivateKey.from_private_bytes(generator.randbytes(32)))
+    seeded = SimpleNamespace(token_bytes=generator.randbytes, SystemRandom=lambda: generator)
+    monkeypatch.setattr(box, "random_source", seeded)
+    monkeypatch.setattr(ballot_box, "random_source", seeded)
 
 
 def _seal_a_round(url: str, monkeypatch) -> tuple[Result, list[str], list[str]]:
