@@ -92,7 +92,8 @@ def make_box(session: Session, round_: Round, *, actor: str) -> Made:
 
 _box = BallotBox.__table__
 # built once: SQLAlchemy caches their compiled form (this runs once a batch of casts, the hot path)
-_PUBLIC_KEYS = select(_box.c.round_id, _box.c.public_key).where(_box.c.round_id.in_(bindparam("rounds", expanding=True)))
+_PUBLIC_KEYS = (select(_box.c.round_id, _box.c.public_key)
+                .where(_box.c.round_id.in_(bindparam("rounds", expanding=True))))
 _INSERT_SEALED = insert(SealedBallot.__table__)
 _INSERT_OPENED = insert(Ballot.__table__)
 

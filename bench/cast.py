@@ -55,7 +55,9 @@ BIN = Path(sys.executable).parent
 CONFIG = "deploy/gunicorn.conf.py"
 TRIVIAL = "/static/css/app.css"
 TABLET = re.compile(r'data-tablet="([^"]+)"')
-TARGET_RATIO, TARGET_P99_MS = 0.35, 100
+# the rate against the trivial endpoint's, and the p99 against its p99 in the same closed loop: an absolute p99
+# means nothing on 2 shared cores, where mean latency is clients / rate for any endpoint
+TARGET_RATIO, TARGET_P99_RATIO = 0.6, 1.3
 
 
 # --- the database and the round, through the domain --------------------------------------------------------------
@@ -385,18 +387,19 @@ def report(results: list[EngineResult], args) -> None:
             server, client = (median([p.cpu_ms(which) for p in phases]) for which in ("server", "client"))
             print(f"  {result.engine:<11} {label:<24} {result.workers:>7} {rate:>6.0f} {unit:<9}"
                   f"{p50:>6.1f} ms {p95:>6.1f} ms {p99:>6.1f} ms {ratio:>6} {server:>5.2f} ms/r {client:>5.2f} ms/r")
-    print(f"Target: at least {TARGET_RATIO} of the trivial endpoint's rate, p99 under {TARGET_P99_MS} ms at "
-          f"{args.clients} concurrent clients")
+    print(f"Target: at least {TARGET_RATIO} of the trivial endpoint's rate, and a p99 at most {TARGET_P99_RATIO} x "
+          f"its p99, at {args.clients} concurrent clients")
     for result in results:
         ratio = median([p.rate for p in result.cast]) / median([p.rate for p in result.trivial])
         p99 = median([p.percentile(99) for p in result.cast]) * 1000
+        p99_ratio = p99 / (median([p.percentile(99) for p in result.trivial]) * 1000)
         cpu_ratio = median([p.cpu_ms("server") for p in result.trivial]) / median(
             [p.cpu_ms("server") for p in result.cast])
-        verdict = "met" if ratio >= TARGET_RATIO and p99 < TARGET_P99_MS else "MISSED"
-        print(f"  {result.engine:<11} ratio {ratio:.2f}, p99 {p99:.0f} ms: {verdict}   "
-              f"(server CPU a request, trivial / cast: {cpu_ratio:.2f})")
-    print(f"  (a closed loop: each client waits for its answer, so mean latency = {args.clients} / rate; "
-          f"p99 under {TARGET_P99_MS} ms needs well over {args.clients * 1000 // TARGET_P99_MS} ballots/s)")
+        verdict = "met" if ratio >= TARGET_RATIO and p99_ratio <= TARGET_P99_RATIO else "MISSED"
+        print(f"  {result.engine:<11} ratio {ratio:.2f}, p99 {p99:.0f} ms = {p99_ratio:.2f} x the trivial's: {verdict}"
+              f"   (server CPU a request, trivial / cast: {cpu_ratio:.2f})")
+    print(f"  (a closed loop: each client waits for its answer, so mean latency = {args.clients} / rate, for the "
+          "trivial endpoint too)")
     for result in results:
         alone = result.alone
         print(f"  {result.engine:<11} one client alone, {len(alone.latencies)} ballots: {alone.rate:.0f} ballots/s, "

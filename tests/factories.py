@@ -12,6 +12,8 @@ too), on whichever engine the session is bound to.
   the given marks, closed, paper sheets keyed by the board, counted, approved and sealed, published. Returns a
   `Built`: the round, the secrets of its ballots, its board and what the tellers' paper entries met.
 - `sealed_round(session, world, key, ...)`: the commune's usual sealed round (its numbers are beside it).
+- `rated_round(session, world, committee, key, held_on=..., low=...)`: a round of any committee at a conference of
+  its own, its ballots cast on tablets with the given candidates low trust on all of them (a person's history).
 - `make_imported_result(session, world, ...)`: a result the sibling commune counted on an instance of its own,
   carried up to this one.
 
@@ -276,6 +278,28 @@ def sealed_round(session, world: World, key, *, audience=None, publisher=None, t
     settings = {k: v for k, v in (("audience", audience), ("publisher", publisher)) if v is not None}
     return make_round(session, world, until="published" if publish else "sealed", title=title, settings=settings,
                       board=TELLERS, issue=5, tablet=SEALED_TABLET, paper=SEALED_PAPER, key=key).round
+
+
+def rated_round(session, world: World, committee: Committee, key, *, held_on: dt.date, term: str = "2020-2025",
+                until: str = "published", low: Sequence[int] | Mapping[int, int] = (), ballots: int = 4,
+                audience=None, board: Sequence[str] = TELLERS) -> Round:
+    """A round of `committee` at a conference of its own held on `held_on` in `term`, every ballot cast on a
+    tablet: each candidate high trust, but those at the 1-based positions in `low` low trust on every ballot (100 %:
+    every threshold), or, given {position: n}, on the first n ballots. Taken to `until` (sealed with `key`);
+    `audience` overrides the rule set's. The board (the world's tellers by default) is given the teller role on the
+    committee if it lacks it."""
+    for username in board:
+        account = world.accounts.get(username)
+        if account is None or not any(g.committee_id == committee.id and g.role == "teller" for g in account.grants):
+            accounts_with_role(session, world, committee, "teller", username)
+    conference = make_conference(session, committee, name="Hội nghị sơ kết giữa nhiệm kỳ", held_on=held_on,
+                                 term=term)
+    lows = low if isinstance(low, Mapping) else dict.fromkeys(low, ballots)
+    tablet = ["".join("3" if number < lows.get(position, 0) else "1"
+                      for position in range(1, len(committee.memberships) + 1)) for number in range(ballots)]
+    return make_round(session, world, until=until, conference=conference, convened=ballots, present=ballots,
+                      settings={"audience": audience} if audience else None, board=board,
+                      tablet=tablet if STAGES.index(until) >= STAGES.index("open") else (), key=key).round
 
 
 def make_imported_result(session, world: World, *, document: Mapping | None = None,

@@ -99,7 +99,9 @@ def test_disabling_an_account_logs_it_out(login_as, world):
 def test_an_administrator_cannot_disable_themselves(login_as, world):
     admin = world.accounts["admin"]
     client = login_as("admin")
-    assert client.submit(f"/admin/accounts/{admin.id}", f"/admin/accounts/{admin.id}/active/off").status_code == 400
+    response = client.submit(f"/admin/accounts/{admin.id}", f"/admin/accounts/{admin.id}/active/off")
+    assert response.status_code == 409
+    assert "Đồng chí không thể tự khóa tài khoản của mình." in response.get_data(as_text=True)
 
 
 def test_an_unknown_account_is_404(login_as):

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from ballots import box, casting, guessing, tokens
+from ballots import box, casting, committees, guessing, printing, tokens
 from ballots.errors import (
     BallotAlreadyUsed,
     BallotVoided,
@@ -183,3 +183,16 @@ def test_a_cast_is_looked_up_before_any_throttle(session, world):
     outcomes = casting.cast_ballots(session, [*now_failing, real])
     assert outcomes[-1] == casting.RECORDED
     assert [o.delay for o in outcomes[:-1]] == [0, 0, 0, 0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0, 5.0, 5.0]
+
+
+def test_a_name_changed_while_voting_is_open_leaves_the_ballot_as_printed(session, world):
+    built = make_round(session, world, until="open", issue=3)
+    seat = next(m for m in world.commune.memberships if m.person.full_name == "Nguyễn Văn Hùng")
+    committees.update_member(session, seat, full_name="Nguyễn Văn Hưng", post=seat.post,
+                             editor=world.accounts["organizer"], actor="test")
+    view = casting.show_ballot(session, code=built.codes[0])
+    assert view.candidates[0][0] == "Nguyễn Văn Hùng"  # as on the paper sheets printed at issue
+    assert printing.sheet_of(built.round).candidates[0][0] == "Nguyễn Văn Hùng"
+    # control: a round still in draft shows the person's name as it is now
+    draft = make_round(session, world, title="Vòng sau").round
+    assert draft.candidates[0].name == "Nguyễn Văn Hưng"

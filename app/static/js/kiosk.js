@@ -22,6 +22,7 @@
   var LEVELS = [["1", text.high], ["2", text.trust], ["3", text.low]];
   var current = null;      // {code, ballot, marks, submission} of the voter at the tablet, and nothing else
   var stream = null, scanning = false, busy = false, resetTimer = null;
+  var generation = 0;      // one per voter: a retry still pending for the voter before is dropped
   // The QR the camera last acted on: while that sheet stays in view it is not read again (a voter's sheet left
   // under the camera after the reset, a refused sheet held up), and it is forgotten once the camera sees no code.
   var handled = null, misses = 0;
@@ -44,6 +45,16 @@
       body: JSON.stringify(body)
     });
   }
+  // Seconds the server asks to wait before sending the same again (Retry-After), within bounds.
+  function waitOf(response, fallback) {
+    var seconds = Number(response.headers.get("Retry-After"));
+    return Math.min(Math.max(isFinite(seconds) && seconds > 0 ? seconds : fallback, 1), 30) * 1000;
+  }
+  // The server could not answer for now (busy, its database unreachable, a proxy without it): the same request
+  // is sent again, which is safe (a cast carries its submission id: recorded once, never twice).
+  function isTemporary(status) { return status === 502 || status === 503 || status === 504; }
+  var MAX_RETRIES = 20;    // about a minute and a half of the server's own Retry-After, then the voter decides
+
   function randomId() {
     var bytes = new Uint8Array(18);
     crypto.getRandomValues(bytes);
@@ -59,16 +70,26 @@
     input.value = "";
     input.focus();
   }
-  function openBallot(code, fromCamera) {
-    if (busy) { return; }
+  function openBallot(code, fromCamera, attempt) {
+    if (busy && !attempt) { return; }
     busy = true;
     scanError.hidden = true;
     var body = { code: code };
     if (roundId) { body.round = roundId; }
     post(root.dataset.openUrl, body).then(function (response) {
+      if (isTemporary(response.status) && (attempt || 0) < MAX_RETRIES) {
+        scanError.textContent = text.retrying;
+        scanError.hidden = false;
+        var mine = generation;
+        window.setTimeout(function () {
+          if (mine === generation) { openBallot(code, fromCamera, (attempt || 0) + 1); }
+        }, waitOf(response, 2));
+        return null;
+      }
       return response.json().then(function (data) { return { ok: response.ok, data: data }; });
     }).then(function (answer) {
-      if (!answer.ok) { fail(answer.data.message, fromCamera); return; }
+      if (answer === null) { return; }
+      if (!answer.ok) { fail(answer.data.message || text.network, fromCamera); return; }
       stopCamera();
       current = { code: code, ballot: answer.data, marks: answer.data.candidates.map(function () { return "0"; }),
                   submission: randomId() };
@@ -241,14 +262,28 @@
     var body = { code: current.code, marks: current.marks.join(""), submission: current.submission };
     if (roundId) { body.round = roundId; }
     post(root.dataset.castUrl, body).then(function (response) {
+      if (isTemporary(response.status) && attempt < MAX_RETRIES) {
+        // nothing was acknowledged: the same submission id again, after the server's Retry-After
+        status.textContent = text.retrying;
+        var mine = generation;
+        window.setTimeout(function () {
+          if (mine === generation) { send(confirm, back, status, attempt + 1); }
+        }, waitOf(response, 2));
+        return null;
+      }
       return response.json().then(function (data) { return { ok: response.ok, data: data }; });
     }).then(function (answer) {
+      if (answer === null) { return; }
       if (answer.ok) { recorded(answer.data.status === "recorded" ? text.recorded : text.recorded_again); return; }
-      status.textContent = answer.data.message;
+      status.textContent = answer.data.message || text.network;
       confirm.disabled = back.disabled = false;
     }).catch(function () {
       // the answer was lost: the same submission id again is safe, recorded once, never twice
-      if (attempt < 3) { window.setTimeout(function () { send(confirm, back, status, attempt + 1); }, 1500); return; }
+      if (attempt < MAX_RETRIES) {
+        var mine = generation;
+        window.setTimeout(function () { if (mine === generation) { send(confirm, back, status, attempt + 1); } }, 1500);
+        return;
+      }
       status.textContent = text.network;
       confirm.disabled = back.disabled = false;
     });
@@ -265,6 +300,7 @@
 
   // everything of the voter before, off the page and out of memory
   function forget() {
+    generation += 1;
     window.clearTimeout(resetTimer);
     resetTimer = null;
     current = null;
