@@ -20,7 +20,7 @@ from ballots.db import make_engine, make_sessionmaker, reading
 from ballots.models import Result
 
 from . import create_app
-from .settings import AUDIT_KEY_FILE, Instance, Settings, init_instance, load_audit_key, load_signing_key
+from .settings import AUDIT_ANCHOR_FILE, AUDIT_KEY_FILE, Instance, Settings, init_instance, load_audit_key, load_signing_key
 
 DEMO_BALLOTS = "demo-ballots.pdf"
 DEMO_PAPER = "demo-paper-ballots.pdf"
@@ -171,8 +171,9 @@ def audit_verify():
     key_path = instance.signing_key_path
     public_key = signing.public_bytes(load_signing_key(key_path)) if key_path.exists() else None
     key, since = _audit_key(instance)
+    anchor_path = instance.instance_path / AUDIT_ANCHOR_FILE
     with _session(instance) as session:
-        verdict = audit.verify(reading(session), key, since)
+        verdict = audit.verify(reading(session), key, since, anchor=_read_anchor(anchor_path))
         problems = sealing.verify_sealed(session, public_key)
         sealed = session.scalar(select(func.count()).select_from(Result))
     if verdict.ok:
@@ -188,6 +189,24 @@ def audit_verify():
         click.echo(f"sealed results intact: {sealed}")
     if problems or not verdict.ok:
         sys.exit(1)
+    _write_private_text(anchor_path, f"{verdict.entries} {verdict.head}\n")
+
+
+def _read_anchor(path) -> tuple[int, str] | None:
+    """The head the last successful verification saw ("SEQ HASH"), kept in the instance folder, not the database."""
+    try:
+        seq, head = path.read_text().split()
+        return int(seq), head
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _write_private_text(path, text: str) -> None:
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
 
 
 @main.group("key")

@@ -107,8 +107,9 @@ def _is_upload() -> bool:
     if request.method not in ("POST", "PUT", "PATCH") or request.path.startswith("/api/"):
         return False
     length = request.content_length
-    return length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower() \
-        or (length or 0) > UPLOAD_BYTES
+    if length is None:  # a body sent in chunks says nothing of its size: an upload until read
+        return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    return length > UPLOAD_BYTES
 
 
 def init_app(app: Flask) -> None:

@@ -23,6 +23,9 @@ SIGNING_KEY_FILE = "signing_key.pem"
 # the key that authenticates the audit chain (ballots.audit), and the sequence number from which it does:
 # "<base64 of 32 bytes> <sequence number>", one line
 AUDIT_KEY_FILE = "audit_key"
+# the audit head the last `trustvote audit verify` found intact: "<sequence number> <hash>" (a later chain must
+# still hold it: cutting the chain back to an older head is caught)
+AUDIT_ANCHOR_FILE = "audit_anchor"
 
 
 class MissingKeys(RuntimeError):

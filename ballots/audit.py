@@ -46,6 +46,19 @@ def head_mac(key: bytes, seq: int, head_hash: str) -> str:
     return hmac.new(key, f"head {seq} {head_hash}".encode(), hashlib.sha256).hexdigest()
 
 
+def keyed_mac(session: Session, text: str) -> str | None:
+    """HMAC-SHA256 of `text` under the session's audit key (None without one): for a record outside the chain
+    that the domain must be able to trust when it reads it back (the ballot box's)."""
+    key = session.info.get("audit_key")
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest() if key else None
+
+
+def keyed_mac_holds(session: Session, text: str, given: str | None) -> bool:
+    """Whether `given` is the MAC of `text` under the session's audit key; without a key, nothing to check."""
+    expected = keyed_mac(session, text)
+    return expected is None or (given is not None and hmac.compare_digest(given, expected))
+
+
 def record(
     session: Session,
     *,
@@ -108,11 +121,14 @@ def _authentic(key: bytes, given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given, expected)
 
 
-def verify(session: Session, key: bytes | None = None, since: int = 0) -> Verdict:
+def verify(session: Session, key: bytes | None = None, since: int = 0,
+           anchor: tuple[int, str] | None = None) -> Verdict:
     """Walk the chain in sequence order and name the first broken entry (None when the chain holds). With the
     audit `key`, every entry after sequence number `since` (when the instance got its key) and the head must
-    carry their MAC."""
+    carry their MAC. `anchor`, a (sequence number, hash) verified before and kept outside the database, must
+    still be in the chain: a chain cut back to an older head (restored from a backup, MAC and all) is caught."""
     expected_seq, prev = 1, GENESIS
+    anchored = None
     rows = session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars()
     for entry in rows:
         if entry.seq != expected_seq:
@@ -133,6 +149,8 @@ def verify(session: Session, key: bytes | None = None, since: int = 0) -> Verdic
         if key is not None and entry.seq > since and not _authentic(key, entry.mac, entry_mac(key, entry.hash)):
             return Verdict(False, expected_seq - 1, prev, entry.seq,
                            "its MAC is not the audit key's: the chain was rewritten without the key")
+        if anchor is not None and entry.seq == anchor[0]:
+            anchored = entry.hash
         prev = entry.hash
         expected_seq += 1
     count = expected_seq - 1
@@ -142,4 +160,8 @@ def verify(session: Session, key: bytes | None = None, since: int = 0) -> Verdic
         return Verdict(False, count, prev, count + 1, f"the head says {head_seq} entries, the chain has {count}")
     if key is not None and count > since and not _authentic(key, head.mac, head_mac(key, head_seq, head_hash)):
         return Verdict(False, count, prev, count, "the head's MAC is not the audit key's")
+    if anchor is not None and anchored != anchor[1]:
+        return Verdict(False, count, prev, min(anchor[0], count + 1),
+                       f"the chain no longer holds entry {anchor[0]} as an earlier verification saw it: it was cut "
+                       "back or rewritten")
     return Verdict(True, count, prev, unauthenticated=min(since, count) if key is not None else count)

@@ -9,6 +9,10 @@ Takes a Session, flushes, never commits. What each step leaves in the database, 
   two rows (PostgreSQL's xmin, the WAL, page order) learns that this token was cast, which the token's state
   says anyway, and nothing of the marks.
 - close: how many sealed ballots there are and their digest, in the box and in the audit log.
+- every record of the box (public key, cards needed, close, opening) carries an HMAC under the instance's audit
+  key, which is not in the database, and is checked whenever it is read: whoever holds the database can read the
+  public key (and so seal a ballot of their own) but cannot swap the key, nor make the close or the opening record
+  agree with ballots they added, removed or changed (BoxRecordTampered).
 - open (after the close, by `cards_needed` cards): the sealed ballots must be exactly the set the close recorded
   and each must open under the key; then the opened ballots are written in one transaction, in random order,
   with fresh random ids, the sealed rows deleted, and the count and digest of the opened ballots recorded. After
@@ -27,11 +31,12 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, delete, event, func, insert, select
 from sqlalchemy.orm import Session
 
-from . import audit, box, results
+from . import audit, box, formats, results
 from .authority import require_board
 from .errors import (
     BoxAlreadyOpen,
     BoxNotOpen,
+    BoxRecordTampered,
     CardOfAnotherRound,
     CardRepeated,
     NotCountingNow,
@@ -42,8 +47,8 @@ from .errors import (
     SealedSetChanged,
     WrongCard,
 )
-from .lifecycle import RoundState, require_unsealed_state
-from .models import Account, Ballot, BallotBox, BoxCard, Round, SealedBallot, utcnow
+from .lifecycle import RoundState, TokenState, require_unsealed_state
+from .models import Account, Ballot, BallotBox, BoxCard, Round, SealedBallot, Token, utcnow
 from .tally import Sheet
 
 RECOVERY = None  # the holder of the recovery card: the direct upper-level committee, not an account
@@ -81,6 +86,7 @@ def make_box(session: Session, round_: Round, *, actor: str) -> Made:
     made = BallotBox(round_id=round_.id, public_key=box.public_bytes(key), cards_needed=needed)
     made.cards = [BoxCard(index=card.index, holder_id=holder.id if holder else None, commitment=card.commitment)
                   for card, holder in zip(cards, holders, strict=True)]
+    _authenticate(session, made)
     session.add(made)
     session.flush()
     audit.record(session, actor=actor, action="box.make", subject=f"round:{round_.id}",
@@ -90,29 +96,44 @@ def make_box(session: Session, round_: Round, *, actor: str) -> Made:
                                           for card, holder in zip(cards, holders, strict=True)])
 
 
+def _record_text(found: BallotBox) -> str:
+    """What the box's MAC covers: every field the domain relies on."""
+    return formats.canonical_json([found.round_id, found.public_key.hex(), found.cards_needed, found.sealed_count,
+                                   found.sealed_digest, found.opened_count, found.opened_digest, found.opened_by])
+
+
+def _authenticate(session: Session, found: BallotBox) -> None:
+    found.mac = audit.keyed_mac(session, _record_text(found))
+
+
+def _require_authentic(session: Session, found: BallotBox) -> BallotBox:
+    if not audit.keyed_mac_holds(session, _record_text(found), found.mac):
+        raise BoxRecordTampered()
+    return found
+
+
 _box = BallotBox.__table__
 # built once: SQLAlchemy caches their compiled form (this runs once a batch of casts, the hot path)
-_PUBLIC_KEYS = (select(_box.c.round_id, _box.c.public_key)
-                .where(_box.c.round_id.in_(bindparam("rounds", expanding=True))))
+_BOXES = select(BallotBox).where(BallotBox.round_id.in_(bindparam("rounds", expanding=True)))
 _INSERT_SEALED = insert(SealedBallot.__table__)
 _INSERT_OPENED = insert(Ballot.__table__)
 
 
 def seal_casts(session: Session, casts: Sequence[tuple[int, bytes]]) -> None:
     """Store the accepted casts' ballots, (round id, marks) each, sealed to their rounds' keys: one query for
-    the keys and one insert for the batch, in the casts' transaction.
+    the boxes (each one's record authenticated) and one insert for the batch, in the casts' transaction.
+    Raises BoxRecordTampered (a swapped key: nothing is written, the casts are refused). A cast's token is spent
+    only in a round that has a box (casting's spending statement says so), so every cast here has one."""
+    boxes = {found.round_id: _require_authentic(session, found) for found in session.scalars(
+        _BOXES, {"rounds": sorted({round_id for round_id, _ in casts})})}
+    session.execute(_INSERT_SEALED, [{"id": random_source.token_bytes(16), "round_id": round_id,
+                                      "sealed": box.seal(boxes[round_id].public_key, round_id, marks)}
+                                     for round_id, marks in casts])
 
-    A round issued before this version has no box: its ballots are stored opened, as they were then (an upgrade
-    does not stop a vote under way; its next rounds are sealed)."""
-    keys = dict(session.execute(_PUBLIC_KEYS, {"rounds": sorted({round_id for round_id, _ in casts})}).all())
-    sealed = [{"id": random_source.token_bytes(16), "round_id": round_id,
-               "sealed": box.seal(keys[round_id], round_id, marks)} for round_id, marks in casts if round_id in keys]
-    opened = [{"id": random_source.token_bytes(16), "round_id": round_id, "marks": marks}
-              for round_id, marks in casts if round_id not in keys]
-    if sealed:
-        session.execute(_INSERT_SEALED, sealed)
-    if opened:
-        session.execute(_INSERT_OPENED, opened)
+
+def _cast_tokens(session: Session, round_: Round) -> int:
+    return session.scalar(select(func.count()).select_from(Token)
+                          .where(Token.round_id == round_.id, Token.state == TokenState.CAST))
 
 
 def _sealed_of(session: Session, round_: Round) -> list[bytes]:
@@ -122,20 +143,23 @@ def _sealed_of(session: Session, round_: Round) -> list[bytes]:
 def record_close(session: Session, round_: Round, *, actor: str) -> None:
     """At the close: the number of sealed ballots and their digest, in the box and in the audit log (the board
     prints them on the close record). A box with nothing in it counts as opened: there is nothing to read."""
-    found = session.get(BallotBox, round_.id)
+    found = _require_authentic(session, session.get(BallotBox, round_.id))
     sealed = _sealed_of(session, round_)
     found.sealed_count, found.sealed_digest = len(sealed), box.digest(sealed)
     if not sealed:
         found.opened_at, found.opened_by, found.opened_count = utcnow(), [], 0
         found.opened_digest = results.ballots_digest([])
+    _authenticate(session, found)
     session.flush()
     audit.record(session, actor=actor, action="box.close", subject=f"round:{round_.id}",
                  details={"sealed": found.sealed_count, "digest": found.sealed_digest})
 
 
 def box_of(session: Session, round_: Round) -> BallotBox | None:
-    """The round's box; None for a round issued before ballots were sealed (its ballots were stored opened)."""
-    return session.get(BallotBox, round_.id)
+    """The round's box, its record authenticated; None for a round issued before ballots were sealed (its ballots
+    were stored opened then; it takes no tablet cast now). Raises BoxRecordTampered."""
+    found = session.get(BallotBox, round_.id)
+    return found if found is None else _require_authentic(session, found)
 
 
 def check_card(session: Session, round_: Round, text: str) -> BoxCard:
@@ -188,20 +212,25 @@ def open_box(session: Session, round_: Round, *, account: Account, cards: Sequen
     sealed = _sealed_of(session, round_)
     if (len(sealed), box.digest(sealed)) != (found.sealed_count, found.sealed_digest):
         raise SealedSetChanged(count=len(sealed), recorded=found.sealed_count)
+    if len(sealed) != _cast_tokens(session, round_):  # a ballot sealed by hand to the public key while voting
+        raise SealedSetChanged(count=len(sealed), recorded=_cast_tokens(session, round_))
     try:
         opened = [box.unseal(key, round_.id, item) for item in sealed]
     except box.BoxTampered:
         raise SealedBallotTampered() from None
     del key
-    random_source.SystemRandom().shuffle(opened)  # no order of the sealed rows survives into the ballot table
-    if opened:
-        session.execute(_INSERT_OPENED, [{"id": random_source.token_bytes(16), "round_id": round_.id,
-                                                    "marks": marks} for marks in opened])
+    # fresh random ids, written in the order of those ids: no order of the sealed rows survives into the ballot
+    # table (and an index filled in key order is written fastest)
+    rows = sorted(({"id": random_source.token_bytes(16), "round_id": round_.id, "marks": marks} for marks in opened),
+                  key=lambda row: row["id"])
+    if rows:
+        session.execute(_INSERT_OPENED, rows)
     session.execute(delete(SealedBallot).where(SealedBallot.round_id == round_.id))
     # the holders' names as they are now (None: the recovery card), for the minutes
     found.opened_at = now or utcnow()
     found.opened_by = [r.holder.display_name if r.holder else RECOVERY for r in records]
     found.opened_count, found.opened_digest = len(opened), results.ballots_digest(Sheet(m) for m in opened)
+    _authenticate(session, found)
     session.flush()
     audit.record(session, actor=account.username, action="box.open", subject=f"round:{round_.id}",
                  details={"opened": len(opened), "digest": found.opened_digest, "cards": found.opened_by,
@@ -224,7 +253,12 @@ def _scrub_after_commit(session: Session) -> None:
             return
         raw = engine.raw_connection()  # no BEGIN around it: a checkpoint cannot run inside a transaction
         try:
-            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor = raw.cursor()
+            # a reader still in a transaction would hold the truncation back: don't wait for it (the board's page
+            # must answer at once); the next checkpoint, at the last connection's close at the latest, does it
+            cursor.execute("PRAGMA busy_timeout=100")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.execute("PRAGMA busy_timeout=30000")
         finally:
             raw.close()
 

@@ -28,11 +28,12 @@ from .errors import (
     InvalidMarks,
     RoundNotIssued,
     RoundNotOpen,
+    RoundNotSealed,
     UnknownBallot,
     WrongRound,
 )
 from .lifecycle import RoundState, TokenState, advance, require_state
-from .models import Candidate, Round, Token
+from .models import BallotBox, Candidate, Round, Token
 from .tally import HIGH, LOW, NONE, TRUST
 
 TABLET_MARKS = frozenset((NONE, HIGH, TRUST, LOW))  # a tablet cannot tick two boxes
@@ -87,7 +88,8 @@ def _unusable(*, token_round: int, token_state: str, round_state: str, kiosk_rou
 def show_ballot(session: Session, *, code: str, kiosk_round: int | None = None) -> BallotView:
     """The ballot a code opens, if it may be cast now. Writes nothing.
 
-    Raises MalformedCode, UnknownBallot, WrongRound, BallotVoided, BallotAlreadyUsed, RoundNotOpen.
+    Raises MalformedCode, UnknownBallot, WrongRound, BallotVoided, BallotAlreadyUsed, RoundNotOpen,
+    RoundNotSealed.
     """
     secret_hash = tokens.hash_secret(tokens.secret_of(code))
     row = session.execute(select(Token.round_id, Token.state).where(Token.secret_hash == secret_hash)).first()
@@ -98,6 +100,8 @@ def show_ballot(session: Session, *, code: str, kiosk_round: int | None = None) 
                         kiosk_round=kiosk_round)
     if refusal is not None:
         raise refusal
+    if session.get(BallotBox, round_.id) is None:
+        raise RoundNotSealed()
     return BallotView(round_id=round_.id, committee=round_.conference.committee.name,
                       conference=round_.conference.name, title=round_.title,
                       candidates=tuple((c.name, c.post) for c in round_.candidates),
@@ -142,18 +146,21 @@ class Cast:
 _token = Token.__table__
 _round = Round.__table__
 _candidate = Candidate.__table__
+_box = BallotBox.__table__
 
 
 def _spend_statement(kiosk_round: bool):
     """The one statement that spends a token, its every condition in its own WHERE: the token is issued (so two
     tablets with the same sheet cannot both win), of the kiosk's round, its round open (share-locked on
     PostgreSQL: it cannot be closed before this transaction commits; on SQLite BEGIN IMMEDIATE holds the write
-    lock) and the marks one per candidate. Returns the round, or no row: then `_refusal` says why."""
+    lock), the round has a ballot box to seal the ballot in, and the marks one per candidate. Returns the round,
+    or no row: then `_refusal` says why."""
     round_open = (select(_round.c.id).where(_round.c.id == _token.c.round_id, _round.c.state == "open")
                   .with_for_update(read=True).exists())
     candidates = (select(func.count()).select_from(_candidate).where(_candidate.c.round_id == _token.c.round_id)
                   .scalar_subquery())
-    conditions = [_token.c.secret_hash == bindparam("hash"), _token.c.state == "issued", round_open,
+    has_box = select(_box.c.round_id).where(_box.c.round_id == _token.c.round_id).exists()
+    conditions = [_token.c.secret_hash == bindparam("hash"), _token.c.state == "issued", round_open, has_box,
                   candidates == bindparam("candidates")]
     if kiosk_round:
         conditions.append(_token.c.round_id == bindparam("kiosk_round"))
@@ -164,8 +171,7 @@ def _spend_statement(kiosk_round: bool):
 # built once: SQLAlchemy caches their compiled form, so a cast pays for no statement construction
 _SPEND = {False: _spend_statement(False), True: _spend_statement(True)}
 _EXPLAIN = (select(_token.c.round_id, _token.c.state, _token.c.submission_hash, _round.c.state.label("round_state"),
-                   select(func.count()).select_from(_candidate).where(_candidate.c.round_id == _token.c.round_id)
-                   .scalar_subquery().label("candidates"))
+                   select(_box.c.round_id).where(_box.c.round_id == _token.c.round_id).exists().label("has_box"))
             .join_from(_token, _round, _round.c.id == _token.c.round_id)
             .where(_token.c.secret_hash == bindparam("secret_hash")))
 
@@ -173,14 +179,17 @@ _EXPLAIN = (select(_token.c.round_id, _token.c.state, _token.c.submission_hash, 
 def _refusal(session: Session, cast: Cast, secret_hash: bytes, ours: bytes) -> str | BallotError:
     """Why the spending UPDATE matched no row, read in the same transaction: ALREADY_RECORDED for a retry of the
     same submission, else the refusal in the order a voter needs it (unknown, wrong round, voided, used, round
-    not open, marks)."""
+    not open, no ballot box, marks)."""
     row = session.execute(_EXPLAIN, {"secret_hash": secret_hash}).first()
     if row is None:
         return UnknownBallot()
     if row.state == TokenState.CAST and row.submission_hash == ours and cast.kiosk_round in (None, row.round_id):
         return ALREADY_RECORDED
-    return _unusable(token_round=row.round_id, token_state=row.state, round_state=row.round_state,
-                     kiosk_round=cast.kiosk_round) or InvalidMarks()
+    unusable = _unusable(token_round=row.round_id, token_state=row.state, round_state=row.round_state,
+                         kiosk_round=cast.kiosk_round)
+    if unusable is None and not row.has_box:  # issued before tablet ballots were sealed, or its box removed
+        return RoundNotSealed()
+    return unusable or InvalidMarks()
 
 
 def cast_ballots(session: Session, casts: Sequence[Cast]) -> list[str | BallotError]:

@@ -358,6 +358,8 @@ def update_member(session: Session, seat: Membership, *, full_name: str, post: s
 
 
 def remove_member(session: Session, seat: Membership, *, actor: str) -> None:
+    """Unseat a member. Raises CommitteeClosed: a committee that no longer exists keeps its members as history."""
+    _refuse_closed(seat.committee)
     audit.record(session, actor=actor, action="member.remove", subject=f"committee:{seat.committee_id}",
                  details={"person": seat.person_id, "name": seat.person.full_name})
     session.delete(seat)
@@ -365,7 +367,8 @@ def remove_member(session: Session, seat: Membership, *, actor: str) -> None:
 
 
 def move_member(session: Session, seat: Membership, *, offset: int, actor: str) -> None:
-    """Move a member up (-1) or down (+1) in the committee's ballot order."""
+    """Move a member up (-1) or down (+1) in the committee's ballot order. Raises CommitteeClosed."""
+    _refuse_closed(seat.committee)
     seats = list(seat.committee.memberships)
     index = seats.index(seat)
     target = index + offset

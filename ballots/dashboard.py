@@ -113,9 +113,14 @@ def board(session: Session, committee: Committee, account: Account, *, scope: st
              .cte("below", recursive=True))
     below = below.union_all(select(Committee.id, below.c.depth + 1).where(Committee.parent_id == below.c.id))
     depth: dict[int, int] = {}
-    nodes: dict[int, Committee] = {}
-    for node, level in session.execute(select(Committee, below.c.depth).join(below, below.c.id == Committee.id)):
-        nodes[node.id], depth[node.id] = node, level
+    nodes: dict[int, Node] = {}
+    parents: dict[int, int] = {}
+    for cid, parent_id, name, level, formed_on, closed_on, at in session.execute(
+            select(Committee.id, Committee.parent_id, Committee.name, Committee.level, Committee.formed_on,
+                   Committee.closed_on, below.c.depth).join(below, below.c.id == Committee.id)):
+        nodes[cid], depth[cid], parents[cid] = Node(cid, name, level, formed_on, closed_on), at, parent_id
+    for cid, parent_id in parents.items():
+        nodes[cid].parent = nodes.get(parent_id, committee)
     ids = select(below.c.id)
     renamed = set(session.scalars(select(CommitteeFormer.committee_id).where(CommitteeFormer.committee_id.in_(ids))))
 
@@ -140,7 +145,7 @@ def board(session: Session, committee: Committee, account: Account, *, scope: st
 
     def path_of(committee_id: int) -> str:
         if committee_id not in paths:
-            parent = nodes[committee_id].parent_id
+            parent = parents[committee_id]
             paths[committee_id] = "" if parent not in nodes else " / ".join(
                 filter(None, (path_of(parent), nodes[parent].name)))
         return paths[committee_id]
@@ -167,7 +172,7 @@ def board(session: Session, committee: Committee, account: Account, *, scope: st
         seen.add(cid)
         # issued is NOT NULL in result_summary: None here means the round has no summary (not sealed)
         shown = state == "published" and issued is not None and reads(cid, audience)
-        held_as = nodes[cid].name_on(held_on) if cid in renamed else None
+        held_as = session.get(Committee, cid).name_on(held_on) if cid in renamed else None
         found.append(row(cid, phase=PHASES[state], term=round_term, round_id=rid, title=title, held_on=held_on,
                          held_as=held_as if held_as != nodes[cid].name else None,
                          quorum=has_quorum(convened, present), issued=issued if shown else None,
@@ -190,7 +195,21 @@ def board(session: Session, committee: Committee, account: Account, *, scope: st
                  levels=sorted({r.level for r in in_scope}, key=fold))
 
 
-def _existed_in(committee: Committee, term: str | None) -> bool:
+@dataclass(eq=False)
+class Node:
+    """A committee below the dashboard's, read as plain columns: thousands of ORM entities would cost more than the
+    rest of the page. authority.reach reads of a committee only its id and its chain of parents, which these give
+    (the top ones' parent is the dashboard's committee itself, an entity, and its own chain goes on up)."""
+
+    id: int
+    name: str
+    level: str
+    formed_on: dt.date | None
+    closed_on: dt.date | None
+    parent: "Node | Committee | None" = None
+
+
+def _existed_in(committee: Node, term: str | None) -> bool:
     """Whether a committee with no round in the term should show as not started: not when it was formed after
     the term ended (a commune of 2025 in the 2020–2025 term). A term is written with its years, "2020-2025"."""
     years = re.findall(r"\d{4}", term or "")
@@ -234,7 +253,8 @@ def arrange(found: list[Row], *, sort: str = "name", phase: str | None = None, f
     if wanted := fold(search or ""):
         found = [r for r in found if wanted in fold(r.committee) or wanted in fold(r.path)]
     keys = {
-        "name": lambda r: (fold(r.path), fold(r.committee), r.title),
+        # the tree's order: each committee, then the committees below it
+        "name": lambda r: (fold(f"{r.path} / {r.committee}" if r.path else r.committee), r.title),
         "phase": lambda r: (PHASE_ORDER.index(r.phase), fold(r.committee)),
         "turnout": lambda r: (r.turnout if r.turnout is not None else -1.0, fold(r.committee)),
         "flagged": lambda r: (r.flagged, fold(r.committee)),

@@ -96,7 +96,7 @@ COMMITTEE_POSTS = ["Bí thư", "Phó Bí thư", "Phó Bí thư", "Ủy viên Ban
                    "Ủy viên Ban Chấp hành", "Ủy viên Ban Chấp hành", "Ủy viên Ban Chấp hành", "Ủy viên Ban Chấp hành",
                    "Ủy viên Ban Chấp hành", "Ủy viên Ban Chấp hành", "Ủy viên Ban Chấp hành", "Ủy viên Ban Chấp hành"]
 CELL_POSTS = ["Bí thư chi bộ", "Phó Bí thư chi bộ", "Chi ủy viên"]
-TITLE = "Lấy phiếu tín nhiệm đối với Ủy viên Ban Chấp hành Đảng bộ"
+TITLE = "Lấy phiếu tín nhiệm đối với Ban Chấp hành"
 
 
 @dataclass(frozen=True)
@@ -180,8 +180,7 @@ class Demo:
         conference = rounds.create_conference(
             session, committee=committee, name=f"Hội nghị sơ kết giữa nhiệm kỳ {term.replace('-', '–')}",
             held_on=held_on, place=f"Hội trường {committee.name}", term=term, actor=ACTOR)
-        round_ = rounds.create_round(session, conference=conference, title=title or f"{TITLE} {_unit(committee)}",
-                                     actor=ACTOR)
+        round_ = rounds.create_round(session, conference=conference, title=title or TITLE, actor=ACTOR)
         convened = present + self.rng.choice((0, 1, 2, 2, 3, 4))
         rounds.set_numbers(session, round_, convened=convened, present=present, actor=ACTOR)
         if audience:
@@ -229,16 +228,6 @@ class Demo:
             casts.append(casting.Cast(tokens.code_of(secret), marks, f"demo-round-{round_.id}-{number:04d}"))
         outcomes = casting.cast_ballots(self.session, casts)
         assert all(outcome == casting.RECORDED for outcome in outcomes), outcomes[:3]
-
-
-def _unit(committee: Committee) -> str:
-    """The Đảng bộ as a round's title names it: "xã Tân Phú" for Đảng ủy xã Tân Phú, "huyện Tân Phú" for its
-    Huyện ủy."""
-    for prefix, unit in (("Huyện ủy ", "huyện "), ("Thành ủy ", "thành phố "), ("Thị ủy ", "thị xã "),
-                         ("Đảng ủy ", "")):
-        if committee.name.startswith(prefix):
-            return unit + committee.name.removeprefix(prefix)
-    return committee.name
 
 
 def _level(name: str) -> str:
@@ -410,4 +399,4 @@ def _campaign(demo: Demo, province: Committee) -> None:
         for number, cell in enumerate(("Chi bộ thôn Đông", "Chi bộ thôn Trung", "Chi bộ thôn Đoài")):
             demo.round(demo.named[f"{commune_name}/{cell}"], until="published", held_on=dt.date(2027, 8, 20 + number),
                        term=NEW_TERM, board=_board(), present=demo.rng.randrange(15, 28), audience=audience,
-                       title=f"Lấy phiếu tín nhiệm đối với Chi ủy {cell}", low=0.1)
+                       title="Lấy phiếu tín nhiệm đối với Chi ủy", low=0.1)

@@ -193,6 +193,15 @@ class BoxNotOpen(Conflict):
                  "the count.")
 
 
+class BoxRecordTampered(Conflict):
+    message = N_("The ballot box's record was changed outside TrustVote (its key or what was recorded at the close or "
+                 "the opening). Nothing was written: report it to the upper-level committee.")
+
+
+class RoundNotSealed(Conflict):
+    message = N_("This round's ballots were issued before tablet ballots were sealed: vote on the paper ballot.")
+
+
 class SealedSetChanged(Conflict):
     message = N_("The sealed ballots are not those recorded when voting closed: %(count)s now, %(recorded)s at the "
                  "close. Nothing was opened: report it to the upper-level committee.")

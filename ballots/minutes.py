@@ -288,7 +288,7 @@ def _ballot_box(record: dict, item, sub) -> list:
     return [
         _p(f"7. Hòm phiếu điện tử (phiếu bỏ trên máy tính bảng): khi kết thúc bỏ phiếu có "
            f"{number(record['sealed'])} phiếu niêm phong; mã niêm phong:", item),
-        _p(" ".join(grouped_hex(record["sealed_digest"], 16)), sub),
+        *(_p(line, sub) for line in grouped_hex(record["sealed_digest"])),
         _p("Hòm phiếu được mở bằng thẻ khóa của: "
            + (", ".join(holders) if holders else "không cần mở (không có phiếu)")
            + f"; số phiếu mở ra: {number(record['opened'])} phiếu, ghi lại theo thứ tự ngẫu nhiên.", sub),

@@ -152,12 +152,29 @@ def _counted_part(doc: dict, key: str):
     return doc.get(key)
 
 
+def _approvers_now(session: Session, round_: Round) -> list[str]:
+    """The usernames of the approvals' accounts (usernames do not change; display names may)."""
+    return sorted(session.scalars(select(Account.username).join(Approval, Approval.account_id == Account.id)
+                                  .where(Approval.round_id == round_.id)))
+
+
+def _approvers_logged(session: Session, round_: Round) -> list[str]:
+    """Who approved the count since paper entry was last reopened, as the audit log recorded it."""
+    approved: list[str] = []
+    for action, actor in session.execute(
+            select(AuditEntry.action, AuditEntry.actor)
+            .where(AuditEntry.subject == f"round:{round_.id}",
+                   AuditEntry.action.in_(("count.approve", "round.reopen_count"))).order_by(AuditEntry.seq)):
+        approved = [] if action == "round.reopen_count" else [*approved, actor]
+    return sorted(approved)
+
+
 def verify_sealed(session: Session, public_key: bytes | None) -> list[str]:
     """Check every sealed result against the rows it was computed from; return the problems found (in English).
 
     Each result must be signed by this instance's key, be the document the seal's audit entry fingerprinted, name
-    an audit head the chain still holds, and have the counts and digests recomputed now from the round's ballots,
-    paper entries and rulings.
+    an audit head the chain still holds, have the counts and digests recomputed now from the round's ballots,
+    paper entries and rulings, and its approvals must be those the audit log recorded.
     """
     problems = []
     seals = {entry.subject: json.loads(entry.details) for entry in session.scalars(
@@ -188,6 +205,9 @@ def verify_sealed(session: Session, public_key: bytes | None) -> list[str]:
         changed = sorted(k for k in RECOUNTED if _counted_part(stored, k) != _counted_part(now, k))
         if changed:
             problems.append(f"{where}: the rows no longer give the sealed result ({', '.join(changed)} differ)")
+        if _approvers_now(session, round_) != _approvers_logged(session, round_):
+            problems.append(f"{where}: the rows no longer give the sealed result (approved_by differ: the approvals "
+                            "are not those the audit log recorded)")
         summary = session.get(ResultSummary, result.round_id)
         if summary is None or any(getattr(summary, k) != v for k, v in results.summary_of(stored).items()):
             problems.append(f"{where}: the dashboard's summary does not match the sealed result")

@@ -1,5 +1,6 @@
 """The `trustvote` command: instance keys, schema, the demo province, refusing to start without keys."""
 
+import datetime as dt
 import os
 import stat
 
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 from app.cli import main
 from app.settings import MissingKeys, Settings, UnusableKey
 from ballots import demo
-from ballots.models import Account, Committee, Conference, Grant, Membership, Person, Round, Token
+from ballots.models import Account, Candidate, Committee, Conference, Grant, Membership, Person, Round, Token
 from tests.factories import make_round
 
 
@@ -53,30 +54,60 @@ def test_the_demo_province_loads_once_and_prints_its_logins(tmp_path, db_url, se
     again = run(["demo", "--if-empty"], tmp_path, db_url)
     assert "not loaded" in again
 
-    committees = session.scalars(select(Committee)).all()
-    assert 28 <= len(committees) <= 40
+    # today's tree: the province, 60 to 120 communes, wards and a special zone directly below it, a few agencies,
+    # chi bộ under some communes (and under a ward's đảng bộ bộ phận)
+    province = session.scalars(select(Committee).where(Committee.parent_id.is_(None))).one()
+    assert province.name == "Tỉnh ủy Sơn Lâm"
+    below = [c for c in province.children if c.closed_on is None]
+    communes = [c for c in below if c.level in ("Đảng ủy xã", "Đảng ủy phường", "Đảng ủy đặc khu")]
+    assert 60 <= len(communes) <= 120 and {c.level for c in communes} == {"Đảng ủy xã", "Đảng ủy phường",
+                                                                          "Đảng ủy đặc khu"}
+    assert 3 <= sum(c.level == "Đảng ủy trực thuộc" for c in below) <= 8
+    assert all(c.formed_on == dt.date(2025, 7, 1) for c in communes)
 
     def depth(committee):
         return 0 if committee.parent is None else 1 + depth(committee.parent)
 
-    assert max(depth(c) for c in committees) >= 3  # province > district > commune > cell
+    assert max(depth(c) for c in session.scalars(select(Committee))) == 3  # ward > đảng bộ bộ phận > chi bộ
+    # the term before, as history: the districts ended on 30 June 2025, their communes merged into the new ones
+    districts = [c for c in province.children if c.closed_on is not None]
+    assert len(districts) >= 6 and {c.closed_on for c in districts} == {dt.date(2025, 6, 30)}
+    tan_phu = next(c for c in communes if c.name == "Đảng ủy xã Tân Phú")
+    assert [c.name for c in tan_phu.sources] == ["Đảng ủy thị trấn Tân Phú", "Đảng ủy xã Tân An"]
+    agency = next(c for c in below if c.name == "Đảng ủy các cơ quan Đảng tỉnh")
+    assert agency.name_on(dt.date(2023, 3, 14)) == "Đảng ủy Khối các cơ quan tỉnh"
+    # the person the README follows: on the old district and the new commune, rated in both terms, published
+    followed = session.scalars(select(Person).where(Person.full_name == demo.FOLLOWED)).one()
+    rated = session.execute(select(Conference.term, Committee.name).select_from(Candidate)
+                            .join(Round, Round.id == Candidate.round_id).join(Conference)
+                            .join(Committee, Committee.id == Conference.committee_id)
+                            .where(Candidate.person_id == followed.id, Round.state == "published")).all()
+    assert set(rated) >= {("2020-2025", "Huyện ủy Tân Phú"), ("2025-2030", "Đảng ủy xã Tân Phú")}
+    # the campaign of 2027: every state on the province's dashboard
+    states = set(session.scalars(select(Round.state).join(Conference).where(Conference.term == "2025-2030")))
+    assert states == {"draft", "issued", "open", "closed", "counted", "sealed", "published"}
     people_on_two = session.scalar(select(func.count()).select_from(
         select(Membership.person_id).group_by(Membership.person_id).having(func.count() >= 2).subquery()))
-    assert people_on_two >= 1
+    assert people_on_two >= 10
     assert session.scalar(select(func.count()).select_from(Person).where(Person.full_name.like("%ễ%"))) >= 1
-    draft = session.scalars(select(Round).where(Round.state == "draft")).one()
-    assert draft.candidates and draft.board and draft.has_quorum
-    ready = session.scalars(select(Round).where(Round.state == "issued")).one()
+
+    def round_of(name):
+        return session.scalars(select(Round).join(Conference).join(Committee).where(
+            Committee.name == name, Committee.closed_on.is_(None))).one()
+
+    draft = round_of(demo.CONFERENCE_COMMUNE)
+    assert draft.state == "draft" and draft.candidates and draft.board and draft.has_quorum
+    ready = round_of(demo.READY_COMMUNE)
+    assert ready.state == "issued"
     assert session.scalar(select(func.count()).select_from(Token).where(Token.round_id == ready.id)) == ready.present
-    closed = session.scalars(select(Round).where(Round.state == "closed")).one()
+    closed = round_of(demo.COUNTING_COMMUNE)
+    assert closed.state == "closed"
     assert session.scalar(select(func.count()).select_from(Token).where(Token.round_id == closed.id,
                                                                         Token.state == "cast")) == 14
     paper = tmp_path / "demo-paper-ballots.pdf"
     assert f"paper ballots of the round ready to count (Đảng ủy xã Thạch Bàn): {paper}" in output
     assert paper.read_bytes().startswith(b"%PDF") and stat.S_IMODE(os.stat(paper).st_mode) == 0o600
-    published = session.scalars(select(Round).where(Round.state == "published")).one()
-    assert published.conference.committee.name == "Đảng ủy thị trấn Tân Phú"
-    assert session.scalar(select(func.count()).select_from(Conference)) == 4
+    assert round_of(demo.PUBLISHED_COMMUNE).state == "published"
     roles = set(session.scalars(select(Grant.role)))
     assert roles == {"organizer", "teller", "viewer"}
     assert session.scalar(select(func.count()).select_from(Account).where(Account.is_admin)) == 1

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from flask import current_app
+from sqlalchemy.exc import OperationalError
 
 from ballots import casting
 from ballots.errors import BallotError
@@ -132,7 +133,10 @@ def _sqlite_turn(engine):
 
     @contextmanager
     def turn():
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:  # the database's folder is gone or read-only: the database is unavailable
+            raise OperationalError("open the cast lock", None, exc) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

@@ -116,7 +116,7 @@ def formation(committee_id: int):
 
 @bp.route("/committees/<int:committee_id>/close", methods=["GET", "POST"])
 def close_committee(committee_id: int):
-    db, committee = get_db(), g.committee
+    committee = g.committee
     parent = committee.parent
     if parent is None or not authority.has_role(current_user.account, "organizer", parent):
         abort(403)  # as deleting: the top of one's own reach stays

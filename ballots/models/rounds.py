@@ -192,6 +192,9 @@ class BallotBox(Base):
     opened_by: Mapped[list | None] = mapped_column(JSON)  # the holders of the cards presented
     opened_count: Mapped[int | None] = mapped_column(Integer)
     opened_digest: Mapped[str | None] = mapped_column(String(64))  # results.ballots_digest of the opened ballots
+    # HMAC of all the above under the instance's audit key (outside the database): an insider can read the public
+    # key but cannot swap it, nor rewrite the close or opening record (ballots.ballot_box)
+    mac: Mapped[str | None] = mapped_column(String(64))
     cards: Mapped[list[BoxCard]] = relationship(order_by="BoxCard.index", cascade="all, delete-orphan")
     __table_args__ = (CheckConstraint("cards_needed >= 1", name="cards_needed"),)
 

@@ -97,6 +97,11 @@ EXPECTED: dict[str, dict[str, Rule]] = {
     "organize.new_committee": {"GET": only(ORGANIZERS), "POST": only(ORGANIZERS, 400)},
     # the commune's own organizer may not delete the top of its reach; the province's is refused: not empty
     "organize.delete_committee": {"POST": only({"organizer"}, 409)},
+    # the tree's history: what a committee was formed from, ending it (the parent's organizer, as deleting), the
+    # members of the former committees seated again (empty forms: 400)
+    "organize.formation": {"GET": only(ORGANIZERS), "POST": only(ORGANIZERS, 400)},
+    "organize.close_committee": {"GET": only({"organizer"}), "POST": only({"organizer"}, 400)},
+    "organize.carry_over": {"GET": only(ORGANIZERS), "POST": only(ORGANIZERS, 400)},
     "organize.new_member": {"GET": only(ORGANIZERS), "POST": only(ORGANIZERS, 400)},
     # a seat's form is filled from the seat: sent with nothing changed, it is saved as it is
     "organize.edit_member": {"GET": only(ORGANIZERS), "POST": only(ORGANIZERS, 302)},
@@ -138,6 +143,11 @@ EXPECTED: dict[str, dict[str, Rule]] = {
     "results.publish": {"POST": phases(only(BOARD, 303), only(BOARD, 409))},  # publishes; then "already published"
     "results.bundle": {"GET": phases(only(BOARD, 409), only(BOARD))},  # a published result only
     "results.imported": {"GET": only(IMPORTED_AUDIENCE)},
+    # a person's trust over time: names only in the list; a history shows a reader the rows published to them (the
+    # rated person of the round: nobody before publication, the audience after it), none: 403 and no name
+    "results.people": {"GET": only(EVERY_ACCOUNT)},
+    "results.person": {"GET": after_publication(AUDIENCE)},
+    "results.person_xlsx": {"GET": after_publication(AUDIENCE)},
     "results.import_bundle": {"GET": only(ORGANIZERS), "POST": only(ORGANIZERS, 400)},
     "upper.board": {"GET": per_committee(  # viewer grants are exact; an organizer's covers the tree below
         commune=only(ORGANIZERS | {"viewer"}),
@@ -150,6 +160,8 @@ EXPECTED: dict[str, dict[str, Rule]] = {
     "admin.grant": {"POST": only(ADMIN, 400)},
     "admin.revoke": {"POST": only(ADMIN, 303)},
     "admin.password": {"POST": only(ADMIN, 400)},
+    "admin.waiting_password": {"POST": only(ADMIN, 404)},  # confirm or drop: no new password waits for the spare
+    "admin.unlock": {"POST": only(ADMIN, 303)},
     "admin.active": {"POST": only(ADMIN, 303)},
     "admin.keys": {"GET": only(ADMIN), "POST": only(ADMIN, 400)},
     # the kiosk and its API: no account; a form or body without a ballot's code is refused
@@ -171,6 +183,7 @@ ERRORS: list[tuple[str, str, Rule]] = [
     ("GET", f"/count/rounds/{UNKNOWN}", visitors(302, 404)),
     ("GET", f"/results/committees/{UNKNOWN}/below", visitors(302, 404)),
     ("GET", f"/results/imported/{UNKNOWN}", visitors(302, 404)),
+    ("GET", f"/results/people/{UNKNOWN}", visitors(302, 404)),
     ("GET", f"/kiosk/{UNKNOWN}", everyone(404)),
     ("GET", "/results/rounds/{round}/docx", everyone(404)),
     ("GET", "/results/rounds/{round}/publish", everyone(405)),
@@ -198,6 +211,7 @@ class Matrix:
     spare_account_id: int
     spare_grants: dict[bool | None, int]       # one for the administrator to revoke in each phase; None: kept
     imported_id: int
+    person_id: int                # a candidate of the round (the one past two thirds): their history
     sheet: str
     markers: dict[str, str]           # what only the round's result shows, by name
     imported_markers: dict[str, str]  # what only the imported result shows
@@ -226,12 +240,13 @@ def build_matrix(session, world, key) -> Matrix:
     seat = next(m for m in world.commune.memberships if m.person.full_name == "Nguyễn Văn Hùng")
     # the sealed document (tests/factories.py): 4 collected of 5 issued; candidate 4 has 3 low of 4: 75,00 %
     assert (doc["numbers"]["collected"], doc["numbers"]["issued"], doc["base"]["value"]) == (4, 5, 4)
-    assert doc["candidates"][3]["low"] == 3
+    assert doc["candidates"][3]["low"] == 3 and doc["candidates"][3]["name"] == "Phạm Thị Hương"
     return Matrix(
         round_id=round_.id,
         committees={"commune": world.commune.id, "district": world.district.id, "province": world.province.id},
         conference_id=world.conference.id, seat_id=seat.id, spare_seats=spare_seats, spare_account_id=spare.id,
         spare_grants=grants, imported_id=imported.id, sheet=doc["ballots_digest"][:8],
+        person_id=world.people["Phạm Thị Hương"].id,
         markers={"digest": result.digest, "signature": result.signature, "ballots digest": doc["ballots_digest"],
                  "percentage": "75,00", "percentage in CSV": "75.00"},
         imported_markers={"digest": imported.digest, "percentage": "77,78"})
@@ -270,15 +285,16 @@ def cases(app, m: Matrix, role: str, published: bool) -> list[Case]:
             for values, target in _arguments(rule, m, role, published):
                 url = rule.build(values, append_unknown=False)[1]
                 found.append(Case(rule.endpoint, method, url, target))
-                if rule.endpoint == "upper.board":
-                    found.append(Case(rule.endpoint, method, url + "?format=xlsx", target))
+                if rule.endpoint == "upper.board":  # every level below too: its rows and its roll-up
+                    for query in ("?format=xlsx", "?scope=all", "?scope=all&format=xlsx"):
+                        found.append(Case(rule.endpoint, method, url + query, target))
     return sorted(found, key=lambda c: (c.method == "POST", c.endpoint == "results.publish"))
 
 
 def _arguments(rule, m: Matrix, role: str, published: bool):
     fixed = {"round_id": m.round_id, "conference_id": m.conference_id, "seat_id": m.seat_id,
              "account_id": m.spare_account_id, "grant_id": m.spare_grants[published if role == "admin" else None],
-             "imported_id": m.imported_id, "sheet": m.sheet, "code": "vi"}
+             "imported_id": m.imported_id, "sheet": m.sheet, "code": "vi", "person_id": m.person_id}
     if rule.endpoint == "organize.remove_member" and role in ORGANIZERS:
         fixed["seat_id"] = m.spare_seats[role, published]
     combos, targets = [{}], [None]
@@ -342,7 +358,8 @@ def reads_result(endpoint: str, role: str, published: bool, target: str | None) 
     publication (the dashboard's figures: the direct upper level's viewer)."""
     if endpoint.startswith("count."):
         return role in BOARD
-    if endpoint in ("results.result", "results.download", "results.bundle"):
+    if endpoint in ("results.result", "results.download", "results.bundle", "results.person",
+                    "results.person_xlsx"):
         return published and role in AUDIENCE
     if endpoint == "upper.board":
         return published and target == "district" and role == "district_viewer"

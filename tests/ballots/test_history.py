@@ -3,6 +3,7 @@ the readers its result is published to; its Excel; the list of people a reader m
 
 import datetime as dt
 import io
+import json
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -26,7 +27,6 @@ def career(session, world):
     their own rows); and a sibling's round he is not in. Every board is the world's two tellers. Hùng and Trần Thị
     Lan get accounts of their own. Returns the rounds by name."""
     accounts_with_role(session, world, world.province, "viewer", "province_viewer")
-    hung = world.people["Nguyễn Văn Hùng"]
     own = accounts.create_account(session, username="hung", display_name="Nguyễn Văn Hùng", password=PASSWORD,
                                   person_code="CB-001", actor="test")
     lan = accounts.create_account(session, username="lan", display_name="Trần Thị Lan", password=PASSWORD,
@@ -64,8 +64,10 @@ def test_each_reader_sees_exactly_the_published_rows_the_audience_gives_them(ses
     rows = history.trust_over_time(session, world.people["Nguyễn Văn Hùng"], account)
     assert [r.round_id for r in rows] == [career[name].id for name in ENTITLED[reader]]
     assert all(r.name == "Nguyễn Văn Hùng" for r in rows)
+    session.commit()  # the reading is audited, with who read whose history
     entry = fresh(session).scalars(select(AuditEntry).where(AuditEntry.action == "result.history.view")).one()
     assert (entry.actor, entry.subject) == (reader, f"person:{world.people['Nguyễn Văn Hùng'].id}")
+    assert json.loads(entry.details) == {"rounds": [r.round_id for r in rows]}
 
 
 @pytest.mark.parametrize("reader", NOBODY)

@@ -113,8 +113,9 @@ class Gunicorn:
     can be killed together), its output appended to `log`. Use as a context manager: whatever happens, the
     whole group is killed and reaped on the way out, and the log file is closed."""
 
-    def __init__(self, env: dict[str, str], log: Path, *, workers: int = 2):
+    def __init__(self, env: dict[str, str], log: Path, *, workers: int = 2, app: str = "app:create_app()"):
         self.port = free_port()
+        self.app = app  # the WSGI app to serve (a test's deliberately broken control serves its own)
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {**env, "TRUSTVOTE_BIND": f"127.0.0.1:{self.port}", "TRUSTVOTE_WORKERS": str(workers),
                     "TRUSTVOTE_ACCESS_LOG": "-"}
@@ -124,7 +125,7 @@ class Gunicorn:
     def __enter__(self) -> Gunicorn:
         with self.log.open("ab") as log_file:  # the child has its own copy of the descriptor
             self.process = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "app:create_app()"],
+                [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", self.app],
                 cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )

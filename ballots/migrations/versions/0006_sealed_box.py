@@ -42,6 +42,7 @@ def upgrade() -> None:
     sa.Column('opened_by', sa.JSON(), nullable=True),
     sa.Column('opened_count', sa.Integer(), nullable=True),
     sa.Column('opened_digest', sa.String(length=64), nullable=True),
+    sa.Column('mac', sa.String(length=64), nullable=True),
     sa.CheckConstraint('cards_needed >= 1', name=op.f('ck_ballot_box_cards_needed')),
     sa.ForeignKeyConstraint(['round_id'], ['round.id'], name=op.f('fk_ballot_box_round_id_round'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('round_id', name=op.f('pk_ballot_box'))
