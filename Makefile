@@ -41,7 +41,8 @@ run: install
 	@test -f "$(TRUSTVOTE_INSTANCE)/demo-ballots.pdf" && echo "  demo ballots, ready to print or scan: $(TRUSTVOTE_INSTANCE)/demo-ballots.pdf" || true
 	@test -f "$(TRUSTVOTE_INSTANCE)/demo-paper-ballots.pdf" && echo "  demo paper ballots to count (Thạch Bàn, log in as kiemphieu1 and kiemphieu3): $(TRUSTVOTE_INSTANCE)/demo-paper-ballots.pdf" || true
 	@echo "  demo logins: quantri / quantri-demo-2025 (administrator), tochuc / tochuc-demo-2025 (organizer),"
-	@echo "    kiemphieu1..3 / kiemphieu-demo-2025 (tellers), xemxa / xemxa-demo-2025, xemhuyen / xemhuyen-demo-2025 (viewers)"
+	@echo "    kiemphieu1..3 / kiemphieu-demo-2025 (tellers), xemxa / xemxa-demo-2025 (a commune), xemtinh / xemtinh-demo-2025"
+	@echo "    (the province: its dashboard), xemhuyen / xemhuyen-demo-2025 (Huyện ủy Tân Phú of 2020-2025, ended) (viewers)"
 	@echo
 	TRUSTVOTE_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c deploy/gunicorn.conf.py 'app:create_app()'
 

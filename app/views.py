@@ -5,10 +5,11 @@ A view parses its input, makes one domain call and renders. It never commits: `c
 rolls it back if the view raised. A refusal the view does not catch (a BallotError) is answered by app.errors
 with its message and status; a form page that shows the refusal beside the input asks `attempt` instead.
 
-Two kinds of work keep a session of their own, because they outlive or stand apart from the request's
+A few kinds of work keep a session of their own, because they outlive or stand apart from the request's
 transaction, and commit it themselves: the kiosk's casts (app.kiosk.group_commit, and a guess remembered when a
-ballot is opened, app.kiosk.tablets) and the printing of issued ballots (app.board), which streams its PDF after
-the request's context has gone.
+ballot is opened or a tablet id handed out, app.kiosk.tablets), a log-in attempt recorded before its password is
+checked (app.auth: concurrent attempts must see it), and the printing of issued ballots (app.board), which streams
+its PDF after the request's context has gone.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ one's rounds in a term, and for the results this reader may read, turnout and ho
 threshold; with a roll-up of each level below.
 
 A province has 40 to 170 committees directly below it and thousands in all (communes, their chi bộ): the rows come
-from four queries (the subtree with each committee's depth, their rounds with the summaries taken at each seal, the
-results imported from other instances, the terms), never one query per committee. Which numbers a reader sees is
+from five queries (the subtree with each committee's depth, the renamed among them, the terms, the results imported
+from other instances, the rounds with the summaries taken at each seal), never one query per committee. Which numbers a reader sees is
 the audience rule of a result page (authority.reach, asked once per committee and audience): the direct upper
 level reads what its committees publish to "upper"; a level further up reads a result only if its round's audience
 says "above" (every upper level) or names the reader otherwise. The roll-up adds up only those numbers; it counts

@@ -2,8 +2,8 @@
 numbers; the upper-level dashboard; a person's trust over time) and CSV (UTF-8 with a byte order mark, so that Excel opens Vietnamese text right).
 
 Every text cell is written as text, whatever it begins with (ballots.spreadsheets: no formula can be planted in a
-name). Percentages are written as numbers (the share, formatted 0.00 %): the percentage of the minutes, rounded half up to
-two decimals (tally.percent), over 100.
+name). Percentages are written as numbers (the share, formatted 0.00 %): the percentage of the minutes, rounded half
+up to two decimals (tally.percent), over 100.
 """
 
 from __future__ import annotations

@@ -82,16 +82,24 @@ class Guesses:
         return max(delay_for(self.by_source[source], FREE_PER_SOURCE),
                    delay_for(self.by_address[address], FREE_PER_ADDRESS))
 
-    def fail(self, session: Session, source: str, address: str) -> float:
-        """Count a code of this source that matched nothing, remember it (not once both its source and its address
-        are already held the longest: more rows would change nothing) and return the seconds its answer is held.
-        Flushes; the caller commits."""
+    def worth_recording(self, source: str, address: str) -> bool:
+        """Whether one more failure would change a delay: not once both the source and its address are held the
+        longest (a flood then adds no row)."""
+        return not (_at_cap(self.by_source[source], FREE_PER_SOURCE)
+                    and _at_cap(self.by_address[address], FREE_PER_ADDRESS))
+
+    def count(self, source: str, address: str) -> float:
+        """Count a failure of this source (recorded or not) and return the seconds its answer is held."""
         self.by_source[source] += 1
         self.by_address[address] += 1
-        if not (_at_cap(self.by_source[source] - 1, FREE_PER_SOURCE)
-                and _at_cap(self.by_address[address] - 1, FREE_PER_ADDRESS)):
-            record(session, tablet=source, address=address, now=self.now)
         return self.delay(source, address)
+
+    def fail(self, session: Session, source: str, address: str) -> float:
+        """Count a code of this source that matched nothing, remember it if that is worth it, and return the
+        seconds its answer is held. Flushes; the caller commits."""
+        if self.worth_recording(source, address):
+            record(session, tablet=source, address=address, now=self.now)
+        return self.count(source, address)
 
 
 def fail(session: Session, *, tablet: str, address: str, now: dt.datetime | None = None) -> float:

@@ -8,7 +8,9 @@ it. Printed: ballots accepted per second and p50/p95/p99 latency, against the ch
 (GET /static/css/app.css) served by the same two instances to the same clients in the same run, and the ratio of
 the rates (the machines are shared and noisy: the ratio is the figure to compare), and the CPU a request costs
 the server side (both gunicorns and PostgreSQL's backends for this run's database) and the client. Then every
-round's ballots are counted in the database: exactly the accepted ones, in the right round.
+round's ballots are counted in the database: exactly the accepted ones, in the right round. Each run also casts
+the same number of ballots into one round alone, through the same instances: what spreading over the province
+costs, in the same run.
 
 Set-up goes through the domain where it matters (each round created with its candidates, its board, its ballots
 issued with their box, opened) and in bulk where it does not (500 communes and their members: Core inserts). Not
@@ -59,9 +61,12 @@ INSTANCES = 2
 
 # --- the province, through the domain where it matters ------------------------------------------------------------
 
-def set_up(url: str, instance: Path, *, rounds_open: int, ballots: int, candidates: int) -> dict[int, list[str]]:
+def set_up(url: str, instance: Path, *, rounds_open: int, ballots: int, candidates: int,
+           single: int) -> dict[int, list[str]]:
     """A province with `rounds_open` communes, each with `candidates` members and an open round of `ballots`
-    ballots, made with the instance's keys (`instance`, as `trustvote init` made it); return each round's codes."""
+    ballots, and one more commune whose open round has `single` ballots (the same-run comparison: every cast in
+    one round), made with the instance's keys (`instance`, as `trustvote init` made it); return each round's
+    codes, the single round's last."""
     from app.settings import AUDIT_KEY_FILE, load_audit_key
 
     engine = make_engine(url)
@@ -77,10 +82,11 @@ def set_up(url: str, instance: Path, *, rounds_open: int, ballots: int, candidat
     with engine.begin() as connection:  # the communes and their members, in bulk: not what is measured
         connection.execute(insert(Committee), [
             {"parent_id": province_id, "name": f"Đảng ủy xã Số {number:03d}", "level": "Đảng ủy xã"}
-            for number in range(rounds_open)])
+            for number in range(rounds_open + 1)])
         commune_ids = connection.scalars(select(Committee.id).where(Committee.parent_id == province_id)
                                          .order_by(Committee.id)).all()
-        connection.execute(insert(Person), [{"full_name": candidate(i)[0]} for i in range(rounds_open * candidates)])
+        connection.execute(insert(Person), [{"full_name": candidate(i)[0]}
+                                            for i in range((rounds_open + 1) * candidates)])
         person_ids = connection.scalars(select(Person.id).order_by(Person.id)).all()
         connection.execute(insert(Membership), [
             {"committee_id": cid, "person_id": person_ids[n * candidates + i], "post": candidate(i)[1], "rank": i + 1}
@@ -88,16 +94,20 @@ def set_up(url: str, instance: Path, *, rounds_open: int, ballots: int, candidat
     codes: dict[int, list[str]] = {}
     with new_session() as session:
         teller = session.get(Account, teller_id)
-        for cid in commune_ids:
+        for number, cid in enumerate(commune_ids):
+            size = single if number == rounds_open else ballots
             commune = session.get(Committee, cid)
             accounts.grant_role(session, account=teller, committee=commune, role="teller", actor="bench")
             conference = rounds.create_conference(session, committee=commune, name="Hội nghị sơ kết giữa nhiệm kỳ",
                                                   held_on=dt.date(2027, 10, 5), place="Hội trường",
                                                   term="2025-2030", actor="bench")
             round_ = rounds.create_round(session, conference=conference, title="Lấy phiếu tín nhiệm BCH",
-                                         convened=ballots, present=ballots, actor="bench")
+                                         convened=size, present=size, actor="bench")
             rounds.set_board(session, round_, [teller_id], actor="bench")
-            secrets = issuing.issue_ballots(session, round_, count=ballots, actor="bench").secrets
+            secrets = []
+            while len(secrets) < size:
+                count = min(issuing.MAX_BATCH, size - len(secrets))
+                secrets += issuing.issue_ballots(session, round_, count=count, actor="bench").secrets
             casting.open_voting(session, round_, actor="bench")
             codes[round_.id] = [tokens.code_of(secret) for secret in secrets]
             session.commit()
@@ -247,7 +257,8 @@ class EngineResult:
     workers: int
     rounds_cast: int  # rounds that received ballots in the timed runs
     trivial: list[Phase]
-    cast: list[Phase]
+    cast: list[Phase]  # spread over the rounds open at once
+    single: list[Phase]  # the same number, every one in one round: the same-run comparison
 
 
 def run_engine(engine_name: str, args) -> EngineResult:
@@ -261,10 +272,14 @@ def run_engine(engine_name: str, args) -> EngineResult:
         instance = Path(tmp) / "instance"
         init_instance(instance)
         with quick_password_hashing():
-            codes = set_up(url, instance, rounds_open=args.rounds, ballots=per_round, candidates=args.candidates)
+            codes = set_up(url, instance, rounds_open=args.rounds, ballots=per_round, candidates=args.candidates,
+                           single=args.ballots * args.repeat)
         print(f"  {engine_name}: {args.rounds} rounds open, {per_round} ballots each, set up in "
               f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
         rng = random.Random(15)
+        single_id, single_codes = codes.popitem()
+        one_round = [(single_id, code, "".join(rng.choice("0123") for _ in range(args.candidates)))
+                     for code in single_codes]
         jobs = [(round_id, code, "".join(rng.choice("0123") for _ in range(args.candidates)))
                 for round_id, round_codes in codes.items() for code in round_codes]
         rng.shuffle(jobs)  # spread: consecutive casts land in any of the rounds
@@ -272,22 +287,26 @@ def run_engine(engine_name: str, args) -> EngineResult:
         with instances(url, instance, Path(tmp), args.workers) as servers:
             drive(servers, [None] * warm, args.clients, trivial_request, 200, "warm-up")
             check(drive(servers, jobs[:warm], args.clients, cast_request, 201, "warm-up"))
-            trivial, cast = [], []
+            trivial, cast, single = [], [], []
             for run in range(args.repeat):
                 trivial.append(check(drive(servers, [None] * args.ballots, args.clients, trivial_request, 200,
                                            f"GET {TRIVIAL}")))
                 chunk = jobs[warm + run * args.ballots: warm + (run + 1) * args.ballots]
                 cast.append(check(drive(servers, chunk, args.clients, cast_request, 201, "POST /api/v1/ballots")))
+                single.append(check(drive(servers, one_round[run * args.ballots:(run + 1) * args.ballots],
+                                          args.clients, cast_request, 201, "POST /api/v1/ballots, one round")))
                 print(f"  {engine_name} run {run + 1}: trivial {trivial[-1].rate:.0f}/s, cast {cast[-1].rate:.0f}/s "
-                      f"(p99 {cast[-1].percentile(99) * 1000:.0f} ms)", file=sys.stderr)
+                      f"(p99 {cast[-1].percentile(99) * 1000:.0f} ms), one round {single[-1].rate:.0f}/s",
+                      file=sys.stderr)
             workers = servers.workers
         expected = Counter(round_id for round_id, _code, _marks in jobs)
+        expected[single_id] = len(one_round)
         found = sealed_by_round(url)
         if found != expected:
             wrong = [r for r in set(found) | set(expected) if found[r] != expected[r]]
             raise SystemExit(f"{engine_name}: the rounds' sealed ballots differ from the accepted casts in "
                              f"{len(wrong)} rounds, e.g. round {wrong[0]}: {found[wrong[0]]} != {expected[wrong[0]]}")
-    return EngineResult(engine_name, workers, len(expected), trivial, cast)
+    return EngineResult(engine_name, workers, len(expected) - 1, trivial, cast, single)
 
 
 def report(results: list[EngineResult], args) -> None:
@@ -301,17 +320,20 @@ def report(results: list[EngineResult], args) -> None:
     for result in results:
         trivial_rate = median([p.rate for p in result.trivial])
         for phases, label, unit in ((result.trivial, f"GET {TRIVIAL}", "req/s"),
-                                    (result.cast, "POST /api/v1/ballots", "ballots/s")):
+                                    (result.cast, "POST /api/v1/ballots", "ballots/s"),
+                                    (result.single, "  the same, one round", "ballots/s")):
             rate = median([p.rate for p in phases])
             p50, p95, p99 = (median([p.percentile(q) for p in phases]) * 1000 for q in (50, 95, 99))
-            ratio = f"{rate / trivial_rate:6.2f}" if phases is result.cast else ""
+            ratio = f"{rate / trivial_rate:6.2f}" if phases is not result.trivial else ""
             server, client = (median([p.cpu_ms(which) for p in phases]) for which in ("server", "client"))
             print(f"  {result.engine:<11} {label:<24} {f'{INSTANCES} x {result.workers}':>11} {rate:>6.0f} {unit:<9}"
                   f"{p50:>6.1f} ms {p95:>6.1f} ms {p99:>6.1f} ms {ratio:>6} {server:>5.2f} ms/r {client:>5.2f} ms/r")
     for result in results:
         ratio = median([p.rate for p in result.cast]) / median([p.rate for p in result.trivial])
-        print(f"  {result.engine:<11} ratio {ratio:.2f} of the trivial endpoint; ballots landed in "
-              f"{result.rounds_cast} rounds, each round's sealed ballots exactly its accepted casts")
+        spread = median([p.rate for p in result.cast]) / median([p.rate for p in result.single])
+        print(f"  {result.engine:<11} ratio {ratio:.2f} of the trivial endpoint, {spread:.2f} of the same casts into one "
+              f"round; ballots landed in {result.rounds_cast} rounds, each round's sealed ballots exactly its "
+              f"accepted casts")
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ bind = os.environ.get("TRUSTVOTE_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("TRUSTVOTE_WORKERS", min(multiprocessing.cpu_count(), 4)))
 worker_class = "gthread"
 threads = int(os.environ.get("TRUSTVOTE_THREADS", 32))
+# the app reads the same two variables to size its per-process limits on password hashing, frame decoding, uploads
+# and held answers (app/limits.py): they take at most 14 of the 32 threads, the rest stay free for casts
 timeout = 60
 graceful_timeout = 20
 keepalive = 5

@@ -60,7 +60,8 @@ def _account_page(db, account: Account, status: int = 200, error: str | None = N
     return render_template("admin/account.html", account=account, grant_form=grant_form,
                            password_form=forms.get("password_form") or PasswordForm(formdata=None),
                            path_of=committees.path_of, is_self=account.id == current_user.account.id,
-                           waiting=accounts.waiting_password(db, account), at_work=authority.boards_at_work(db, account),
+                           waiting=accounts.waiting_password(db, account),
+                           at_work=authority.boards_at_work(db, account),
                            failures=failures, failure_addresses=addresses,
                            window_minutes=int(accounts.THROTTLE_WINDOW.total_seconds() // 60), error=error), status
 

@@ -95,11 +95,14 @@ def open_ballot(code: str, kiosk_round: int | None, tablet_field: str | None = N
     try:
         return casting.show_ballot(db, code=code, kiosk_round=kiosk_round)
     except UnknownBallot as refusal:
+        source, address = source_of(_tablet_field(tablet_field), kiosk_round), _address()
+        guesses = guessing.Guesses(db, [(source, address)])  # read in the same read: a flood adds no transaction
+        if guesses.worth_recording(source, address):
+            with own_session() as session:
+                guessing.record(session, tablet=source, address=address, now=guesses.now)
+                session.commit()
+        refusal.delay = guesses.count(source, address)
         db.rollback()  # nothing of the request's read stays open while the answer is held
-        with own_session() as session:
-            refusal.delay = guessing.fail(session, tablet=source_of(_tablet_field(tablet_field), kiosk_round),
-                                          address=_address())
-            session.commit()
         _slow_down(refusal)
         raise
 

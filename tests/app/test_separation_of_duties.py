@@ -17,7 +17,8 @@ from ballots.models import Account, AuditEntry, Grant, Membership, PasswordReset
 from tests.conftest import Browserish, count_rows, fresh
 from tests.factories import make_round
 
-SELF_GRANT = "Quản trị viên không thể tự cấp vai trò cho tài khoản của chính mình: việc này phải do một quản trị viên khác làm."
+SELF_GRANT = ("Quản trị viên không thể tự cấp vai trò cho tài khoản của chính mình: việc này phải do một quản trị "
+              "viên khác làm.")
 NEW_PASSWORD = "mật-khẩu-mới-2026"
 
 
@@ -73,7 +74,8 @@ def test_a_tellers_password_during_a_count_needs_a_second_administrator(login_as
     session.commit()
     first = login_as("admin")
     page = first.get(f"/admin/accounts/{teller.id}").get_data(as_text=True)
-    assert "là thành viên Ban kiểm phiếu của đợt lấy phiếu đã mở mà chưa niêm phong" in page and built.round.title in page
+    assert "là thành viên Ban kiểm phiếu của đợt lấy phiếu đã mở mà chưa niêm phong" in page
+    assert built.round.title in page
 
     response = first.submit(f"/admin/accounts/{teller.id}", f"/admin/accounts/{teller.id}/password",
                             data={"password": "mật-khẩu-của-kẻ-chiếm"}, follow_redirects=True)

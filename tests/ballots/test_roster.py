@@ -34,6 +34,11 @@ def xlsx_bytes(rows, header=HEADER):
     return buffer.getvalue()
 
 
+def importing(session, world, **kwargs):
+    """Import as the province's organizer, whose reach is the whole tree."""
+    return roster.import_roster(session, editor=world.accounts["organizer"], **kwargs)
+
+
 def counts(session):
     return (session.scalar(select(func.count()).select_from(Person)),
             session.scalar(select(func.count()).select_from(Membership)),
@@ -43,7 +48,7 @@ def counts(session):
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
 def test_a_good_roster_is_imported_and_links_one_person_by_code(session, world, kind):
     data = csv_bytes(GOOD) if kind == "csv" else xlsx_bytes(GOOD)
-    summary = roster.import_roster(session, editor=world.accounts["organizer"], into=world.province, filename=f"danh-sach.{kind}", data=data,
+    summary = importing(session, world, into=world.province, filename=f"danh-sach.{kind}", data=data,
                                    actor="organizer")
     assert (summary.people_added, summary.seats_added, summary.seats_updated) == (2, 3, 0)
     truong = session.scalar(select(Person).where(Person.code == "CB-777"))
@@ -53,17 +58,17 @@ def test_a_good_roster_is_imported_and_links_one_person_by_code(session, world, 
 
 
 def test_importing_the_same_roster_twice_adds_nothing(session, world):
-    roster.import_roster(session, editor=world.accounts["organizer"], into=world.province, filename="a.csv", data=csv_bytes(GOOD), actor="o")
+    importing(session, world, into=world.province, filename="a.csv", data=csv_bytes(GOOD), actor="o")
     before = counts(session)[:2]
-    again = roster.import_roster(session, editor=world.accounts["organizer"], into=world.province, filename="a.csv", data=csv_bytes(GOOD), actor="o")
+    again = importing(session, world, into=world.province, filename="a.csv", data=csv_bytes(GOOD), actor="o")
     assert (again.people_added, again.seats_added, again.seats_updated) == (0, 0, 0)
     assert counts(session)[:2] == before
 
 
 def test_a_changed_post_updates_the_seat(session, world):
-    roster.import_roster(session, editor=world.accounts["organizer"], into=world.province, filename="a.csv", data=csv_bytes(GOOD), actor="o")
+    importing(session, world, into=world.province, filename="a.csv", data=csv_bytes(GOOD), actor="o")
     changed = [GOOD[0][:2] + ["Bí thư", "", "1975"]]
-    summary = roster.import_roster(session, editor=world.accounts["organizer"], into=world.province, filename="a.csv", data=csv_bytes(changed), actor="o")
+    summary = importing(session, world, into=world.province, filename="a.csv", data=csv_bytes(changed), actor="o")
     assert summary.seats_updated == 1
     assert session.scalar(select(Membership.post).join(Person).where(Person.full_name == "Đỗ Thị Ánh")) == "Bí thư"
 
@@ -72,7 +77,7 @@ def test_one_bad_row_imports_nothing_and_names_the_row(session, world):
     bad = GOOD + [["Huyện ủy Không Có", "Lý Thị Mai", "Ủy viên", "", ""]]
     before = counts(session)
     with pytest.raises(RosterInvalid) as refused:
-        roster.import_roster(session, editor=world.accounts["organizer"], into=world.province, filename="a.csv", data=csv_bytes(bad), actor="o")
+        importing(session, world, into=world.province, filename="a.csv", data=csv_bytes(bad), actor="o")
     assert refused.value.problems == [
         (5, "no committee %(path)s under %(into)s", {"path": "Huyện ủy Không Có", "into": "Tỉnh ủy Thử Nghiệm"})]
     session.rollback()
@@ -88,7 +93,7 @@ def test_every_wrong_row_is_reported_at_once(session, world):
         ["Huyện ủy Đông Anh", "Dương Thu Hà", "Ủy viên", "", ""],           # row 6: same person twice
     ]
     with pytest.raises(RosterInvalid) as refused:
-        roster.import_roster(session, editor=world.accounts["organizer"], into=world.province, filename="a.csv", data=csv_bytes(bad), actor="o")
+        importing(session, world, into=world.province, filename="a.csv", data=csv_bytes(bad), actor="o")
     rows = [row for row, _message, _params in refused.value.problems]
     assert rows == [2, 3, 3, 4, 6]
     assert refused.value.problems[3][2] == {"code": "CB-001", "name": "Nguyễn Văn Hùng"}
@@ -97,12 +102,12 @@ def test_every_wrong_row_is_reported_at_once(session, world):
 def test_a_committee_outside_the_importers_reach_is_unknown(session, world):
     rows = [["Tỉnh ủy Thử Nghiệm / Huyện ủy Đông Anh", "Lý Thị Mai", "Ủy viên", "", ""]]
     with pytest.raises(RosterInvalid):
-        roster.import_roster(session, editor=world.accounts["organizer"], into=world.commune, filename="a.csv", data=csv_bytes(rows), actor="o")
+        importing(session, world, into=world.commune, filename="a.csv", data=csv_bytes(rows), actor="o")
 
 
 def test_paths_match_without_case_or_diacritics_and_with_other_separators(session, world):
     rows = [["huyen uy dong anh > dang uy xa hoa lac", "Lý Thị Mai", "Ủy viên", "", ""]]
-    roster.import_roster(session, editor=world.accounts["organizer"], into=world.province, filename="a.csv", data=csv_bytes(rows), actor="o")
+    importing(session, world, into=world.province, filename="a.csv", data=csv_bytes(rows), actor="o")
     seat = session.scalar(select(Membership).join(Person).where(Person.full_name == "Lý Thị Mai"))
     assert seat.committee.name == "Đảng ủy xã Hòa Lạc"
 
@@ -110,7 +115,7 @@ def test_paths_match_without_case_or_diacritics_and_with_other_separators(sessio
 def test_a_semicolon_separated_csv_with_english_headers_is_read(session, world):
     data = csv_bytes([["Huyện ủy Đông Anh", "Lý Thị Mai", "Ủy viên"]], header=["Committee", "Full name", "Post"],
                      delimiter=";")
-    summary = roster.import_roster(session, editor=world.accounts["organizer"], into=world.province, filename="a.csv", data=data, actor="o")
+    summary = importing(session, world, into=world.province, filename="a.csv", data=data, actor="o")
     assert summary.seats_added == 1
 
 
@@ -118,7 +123,7 @@ def test_names_are_stored_in_nfc(session, world):
     import unicodedata
 
     decomposed = unicodedata.normalize("NFD", "Lý Thị Mai")
-    roster.import_roster(session, editor=world.accounts["organizer"], into=world.province, filename="a.csv",
+    importing(session, world, into=world.province, filename="a.csv",
                          data=csv_bytes([["Huyện ủy Đông Anh", decomposed, "Ủy viên", "", ""]]), actor="o")
     assert session.scalar(select(Person).where(Person.full_name == "Lý Thị Mai")) is not None
 
@@ -134,14 +139,14 @@ def test_names_are_stored_in_nfc(session, world):
 def test_an_unreadable_or_incomplete_file_is_refused_with_nothing_written(session, world, filename, data):
     before = counts(session)
     with pytest.raises(InvalidInput):
-        roster.import_roster(session, editor=world.accounts["organizer"], into=world.province, filename=filename, data=data, actor="o")
+        importing(session, world, into=world.province, filename=filename, data=data, actor="o")
     session.rollback()
     assert counts(session) == before
 
 
 def test_the_import_is_audited_with_the_files_digest(session, world):
     data = csv_bytes(GOOD)
-    roster.import_roster(session, editor=world.accounts["organizer"], into=world.province, filename="danh-sach.csv", data=data, actor="organizer")
+    importing(session, world, into=world.province, filename="danh-sach.csv", data=data, actor="organizer")
     entry = session.scalar(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1))
     assert entry.action == "roster.import" and entry.actor == "organizer"
     import hashlib
@@ -242,6 +247,6 @@ def test_a_row_that_would_rename_a_person_seated_outside_the_importers_reach_is_
     session.rollback()
     assert counts(session) == before and world.people["Nguyễn Văn Hùng"].full_name == "Nguyễn Văn Hùng"
     # the province's organizer reaches both seats
-    roster.import_roster(session, editor=world.accounts["organizer"], into=world.commune, filename="a.csv",
+    importing(session, world, into=world.commune, filename="a.csv",
                          data=csv_bytes(rows), actor="organizer")
     assert world.people["Nguyễn Văn Hùng"].full_name == "NGUYỄN VĂN HÙNG"

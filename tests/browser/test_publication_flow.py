@@ -202,7 +202,8 @@ def test_viewers_at_three_levels_read_what_is_published_to_them(browser, live_se
         assert table[1][:5] == ("Cấp ủy", "Cấp", "Đợt lấy phiếu", "Ngày hội nghị", "Trạng thái")
         published = next(row for row in table[2:] if row[0] == "Đảng ủy xã Yên Bình")
         assert published[2] == COMMUNE_TITLE and published[4] == "Đã công khai" and published[5] == "Có"
-        assert published[6:] == (5, 4, 0.8, 1, 1, 1)  # numbers as numbers
+        assert published[6:12] == (5, 4, 0.8, 1, 1, 1)  # numbers as numbers
+        assert published[12:] == ("2020-2025", None)  # the term; no committee between: it is directly below
         assert {row[0] for row in table[2:]} == {"Đảng ủy xã Yên Bình", "Đảng ủy xã Hòa Lạc", THIRD_COMMUNE}
 
         # Drill down into the published result.
@@ -236,8 +237,9 @@ def test_viewers_at_three_levels_read_what_is_published_to_them(browser, live_se
         expect(notes).to_have_class("notes crossed")
         expect(notes.locator(".flag")).to_have_text(FLAGS)
         assert notes.evaluate("row => row.previousElementSibling.id") == "candidate-4"
-        # Nguyễn Văn Hùng is rated at the district too, which this viewer reads: linked across.
-        expect(candidates.nth(0).get_by_role("link")).to_have_text("cũng được lấy phiếu tại Huyện ủy Đông Anh")
+        # Nguyễn Văn Hùng is rated at the district too, which this viewer reads: linked across; his trust over time
+        expect(candidates.nth(0).get_by_role("link")).to_have_text(["cũng được lấy phiếu tại Huyện ủy Đông Anh",
+                                                                     "Lịch sử tín nhiệm"])
         expect(page.get_by_text("Dấu vân tay của kết quả:")).to_be_visible()
         expect(page.get_by_role("link", name="Gói kết quả gửi cấp trên")).to_have_count(0)  # the board's
         check_layout(page)

@@ -27,7 +27,6 @@ other addresses.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import io
 import json
 import os
@@ -51,6 +50,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from app.settings import AUDIT_KEY_FILE, load_audit_key
 from ballots import accounts, locks, tokens
 from ballots.db import make_engine, make_sessionmaker
 from ballots.models import LoginFailure
@@ -62,7 +62,7 @@ from .helpers import ROOT, Gunicorn, init_instance, module_database, quick_passw
 FLOOD = 1_000
 FLOOD_THREADS = 12
 GENUINE_TABLETS = 3
-GENUINE_CASTS = 40  # per tablet and phase: 120 casts quiet, 120 during the flood
+GENUINE_CASTS = 40  # per tablet and phase: 120 casts during the flood, 240 quiet (120 before it, 120 after)
 P99_RATIO = 3.0
 RSS_BOUND_MIB = 700  # master and two workers; before issue 13 the frames alone took it to 3,596 MiB
 BOMB_RSS_GROWTH_MIB = 50
@@ -245,15 +245,16 @@ class Venue:
 def venue(request, tmp_path_factory):
     db_url, engine = module_database(request, tmp_path_factory)
     try:
-        with quick_password_hashing(), make_sessionmaker(engine)() as session:
-            world = build_world(session)
-            ballots = 2 * GENUINE_TABLETS * GENUINE_CASTS + 60
-            built = make_round(session, world, until="open", convened=ballots, present=ballots)
-            round_id, codes, candidates = built.id, built.codes, len(built.round.candidates)
-            commune_id, password = world.commune.id, world.password
         folder = tmp_path_factory.mktemp("abuse")
         env = init_instance(db_url, folder / "instance")
         env["TRUSTVOTE_PROXY_HOPS"] = "1"  # as behind nginx: the address is X-Forwarded-For's last entry
+        audit_key, _since = load_audit_key(folder / "instance" / AUDIT_KEY_FILE)  # the server's, for the box
+        with quick_password_hashing(), make_sessionmaker(engine, audit_key=audit_key)() as session:
+            world = build_world(session)
+            ballots = 3 * GENUINE_TABLETS * GENUINE_CASTS + 60
+            built = make_round(session, world, until="open", convened=ballots, present=ballots)
+            round_id, codes, candidates = built.id, built.codes, len(built.round.candidates)
+            commune_id, password = world.commune.id, world.password
         with Gunicorn(env, folder / "gunicorn.log") as server:
             yield Venue(server, db_url, engine, round_id, candidates, codes, commune_id, password)
     finally:
@@ -327,10 +328,14 @@ def test_a_flood_of_wrong_codes_from_one_address_never_stops_its_genuine_tablets
     flood_seconds = time.monotonic() - flood_began
     assert sent[0] >= FLOOD, sent
     assert [a.status for a in flooded] == [201] * len(flooded)  # every genuine ballot accepted
+    # the quiet run in two halves, before and after the flood: the machine is shared, its load drifts
+    quiet += genuine_casts(venue, tablets)
+    assert [a.status for a in quiet] == [201] * len(quiet)
     assert set(statuses) <= {404, 429}, statuses  # wrong codes: answered (held back or asked to wait), no 5xx
     quiet_p99 = percentile([a.seconds for a in quiet], 0.99)
     flood_p99 = percentile([a.seconds for a in flooded], 0.99)
-    print(f"\n[{venue.db_url.split(':')[0]}] genuine casts p50/p99: quiet {statistics.median(a.seconds for a in quiet) * 1000:.1f}"
+    quiet_p50 = statistics.median(a.seconds for a in quiet) * 1000
+    print(f"\n[{venue.db_url.split(':')[0]}] genuine casts p50/p99: quiet {quiet_p50:.1f}"
           f"/{quiet_p99 * 1000:.1f} ms, under a flood of {sent[0]} wrong codes "
           f"{statistics.median(a.seconds for a in flooded) * 1000:.1f}/{flood_p99 * 1000:.1f} ms "
           f"(ratio {flood_p99 / quiet_p99:.2f}); flood answers {statuses} in {flood_seconds:.1f} s")

@@ -17,7 +17,7 @@ their own, serving the same database (PostgreSQL only: the province's deployment
    rounds, a province's volume): the casts must then be seen waiting on the board longer than the bound.
 
 Measured on the 2-core VM of the README's benchmarks (2026-11-30, the other sessions' work running, load 5–7),
-three runs: with today's close the longest wait of a cast on a lock the board held was 30–49 ms (the close; the
+five runs: with today's close the longest wait of a cast on a lock the board held was 21–49 ms (the close; the
 casts wait for its transaction to release the audit log's head row, which every writer locks); the box opening
 (925–1,327 ms for 1,500 ballots) held casts up for at most 5 ms, the round's opening 14 ms; casts queueing on each
 other alone waited up to 21–35 ms. With the CLUSTER: 329–848 ms. BOUND_MS is 150 ms, three times the worst seen
