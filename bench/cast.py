@@ -62,11 +62,12 @@ TARGET_RATIO, TARGET_P99_RATIO = 0.6, 1.3
 
 # --- the database and the round, through the domain --------------------------------------------------------------
 
-def set_up_round(url: str, *, ballots: int, candidates: int) -> tuple[int, list[str]]:
-    """Migrate, then a committee, conference and open round with `ballots` issued; return the round and codes."""
+def set_up_round(url: str, *, ballots: int, candidates: int, audit_key: bytes) -> tuple[int, list[str]]:
+    """Migrate, then a committee, conference and open round with `ballots` issued; return the round and codes.
+    Its ballot box is authenticated with the server's audit key, as if the server had made it."""
     engine = make_engine(url)
     schema.upgrade(engine)
-    with make_sessionmaker(engine)() as session:
+    with make_sessionmaker(engine, audit_key=audit_key)() as session:
         round_, _board = draft_round(session, candidates=candidates, ballots=ballots)
         secrets: list[bytes] = []
         while len(secrets) < ballots:
@@ -82,13 +83,22 @@ def set_up_round(url: str, *, ballots: int, candidates: int) -> tuple[int, list[
 def ballots_cast(url: str, round_id: int) -> int:
     from sqlalchemy import func, select
 
-    from ballots.models import Ballot
+    from ballots.models import SealedBallot
 
     engine = make_engine(url)
     with engine.connect() as connection:
-        count = connection.scalar(select(func.count()).select_from(Ballot).where(Ballot.round_id == round_id))
+        count = connection.scalar(select(func.count()).select_from(SealedBallot)
+                                  .where(SealedBallot.round_id == round_id))
     engine.dispose()
     return count
+
+
+def new_instance(instance: Path) -> bytes:
+    """The server's instance folder and keys, made before the round (whose box its audit key authenticates)."""
+    from app.settings import AUDIT_KEY_FILE, init_instance, load_audit_key
+
+    init_instance(instance)
+    return load_audit_key(instance / AUDIT_KEY_FILE)[0]
 
 
 # --- gunicorn ------------------------------------------------------------------------------------------------------
@@ -113,10 +123,7 @@ def configured_workers(env: dict[str, str]) -> int:
 @contextmanager
 def gunicorn(url: str, workdir: Path, workers: int | None):
     """The app under gunicorn with the shipped config, on a free port."""
-    from app.settings import init_instance
-
     instance = workdir / "instance"
-    init_instance(instance)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTVOTE_")}
     env.update(TRUSTVOTE_INSTANCE=str(instance), TRUSTVOTE_DATABASE_URL=url, TRUSTVOTE_BIND=f"127.0.0.1:{port}",
@@ -324,7 +331,8 @@ def run_engine(engine_name: str, args) -> EngineResult:
         workdir = Path(tmp)
         started = time.perf_counter()
         total = warm + per_run * args.repeat + alone
-        round_id, codes = set_up_round(url, ballots=total, candidates=args.candidates)
+        round_id, codes = set_up_round(url, ballots=total, candidates=args.candidates,
+                                       audit_key=new_instance(workdir / "instance"))
         print(f"  {engine_name}: set up {len(codes)} ballots in {time.perf_counter() - started:.1f} s",
               file=sys.stderr)
         rng = random.Random(1)

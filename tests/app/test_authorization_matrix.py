@@ -133,6 +133,7 @@ EXPECTED: dict[str, dict[str, Rule]] = {
     "count.reopen": {"POST": only(BOARD, 409)},
     "count.anomaly": {"POST": only(BOARD, 400)},
     "count.approve": {"POST": only(BOARD, 409)},
+    "count.open_box": {"POST": only(BOARD, 409)},  # a sealed round's box is open and its records frozen
     "count.minutes_pdf": {"GET": only(BOARD)},
     "count.result_json": {"GET": only(BOARD)},
     "count.ballot_export": {"GET": only(BOARD)},

@@ -22,8 +22,8 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from ballots import printing, tokens
-from ballots.models import Ballot
+from ballots import box, printing, tokens
+from ballots.models import SealedBallot
 from tests.browser.conftest import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -56,6 +56,7 @@ class VotingRound:
     id: int
     secrets: list[bytes]
     pdf: bytes  # the printed sheet of secrets[0], the one shown to the camera
+    cards: list[str]  # the key cards that open the round's ballot box
 
 
 @pytest.fixture
@@ -64,7 +65,14 @@ def voting_round(session, world) -> VotingRound:
     pdf = io.BytesIO()
     printing.print_ballots(printing.sheet_of(issued.round), issued.secrets[:1], pdf, base_url=PRINTED_BASE)
     assert issued.round.invalid_mark_policy == "ballot"  # the default rule set's (qd96)
-    return VotingRound(issued.id, issued.secrets, pdf.getvalue())
+    return VotingRound(issued.id, issued.secrets, pdf.getvalue(), issued.cards())
+
+
+def marks_in_the_box(session, voting_round: VotingRound) -> list[bytes]:
+    """The round's tablet ballots as the board reads them with its key cards, sorted (they are sealed until then)."""
+    key = box.combine([box.parse_card(card) for card in voting_round.cards])
+    return sorted(box.unseal(key, voting_round.id, sealed) for sealed in session.scalars(
+        select(SealedBallot.sealed).where(SealedBallot.round_id == voting_round.id)))
 
 
 def camera_picture(pdf: bytes, tmp_path: Path) -> Image.Image:
@@ -326,7 +334,7 @@ def test_delegates_vote_on_a_kiosk_tablet_with_the_camera_a_typed_code_and_a_ref
     # In the database: two ballots, with the marks chosen, in ballot order.
     session.rollback()
     session.expire_all()
-    cast = sorted(session.scalars(select(Ballot.marks).where(Ballot.round_id == voting_round.id)))
+    cast = marks_in_the_box(session, voting_round)
     assert cast == sorted([bytes(first_marks), bytes(second_marks)])
 
 
@@ -382,5 +390,5 @@ def test_a_tablets_camera_app_or_a_barcode_scanner_opens_the_ballot(page: Page, 
 
     session.rollback()
     session.expire_all()
-    cast = sorted(session.scalars(select(Ballot.marks).where(Ballot.round_id == voting_round.id)))
+    cast = marks_in_the_box(session, voting_round)
     assert cast == sorted([bytes(marks), bytes(scanned_marks)])

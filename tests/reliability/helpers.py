@@ -76,6 +76,16 @@ def init_instance(db_url: str, instance: Path) -> dict[str, str]:
     return env
 
 
+def instance_sessions(engine, instance: Path):
+    """Sessions on `engine` whose audit entries and ballot boxes are authenticated with the instance's audit key,
+    as the server's are (run `init_instance` first): a round the server is to cast in must be built with them."""
+    from app.settings import AUDIT_KEY_FILE, load_audit_key
+    from ballots.db import make_sessionmaker
+
+    key, _since = load_audit_key(instance / AUDIT_KEY_FILE)
+    return make_sessionmaker(engine, audit_key=key)
+
+
 def post_json(url: str, body: dict, timeout: float = 10) -> tuple[int, dict]:
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import select, update
 
-from ballots import casting, tokens
+from ballots import box, casting, tokens
 from ballots.db import make_engine, make_sessionmaker
 from ballots.errors import BallotAlreadyUsed
-from ballots.models import AuditEntry, Ballot, Token
+from ballots.models import AuditEntry, Ballot, SealedBallot, Token
 from tests.conftest import count_rows
 from tests.factories import make_round
 
@@ -144,11 +144,13 @@ def test_64_tablets_casting_one_sheet_200_times_are_accepted_exactly_once_each_t
 
     wrong = _rounds_with(tallies, {casting.RECORDED: 1, "refused": THREADS - 1})
     assert not wrong, [(n, dict(tallies[n].outcomes), tallies[n].errors[:3]) for n in wrong[:5]]
-    assert count_rows(session, Ballot, Ballot.round_id == round_.id) == ROUNDS
+    assert count_rows(session, SealedBallot, SealedBallot.round_id == round_.id) == ROUNDS
     assert count_rows(session, Token, Token.round_id == round_.id, Token.state == "cast") == ROUNDS
     assert count_rows(session, AuditEntry, AuditEntry.action == "ballot.cast") == ROUNDS
+    key = box.combine([box.parse_card(card) for card in voting.cards()])  # as the board opens the box
     assert all(len(marks) == candidates and set(marks) <= {0, 1, 2, 3}
-               for marks in session.scalars(select(Ballot.marks)))
+               for marks in (box.unseal(key, round_.id, sealed) for sealed in session.scalars(
+                   select(SealedBallot.sealed).where(SealedBallot.round_id == round_.id))))
     print(f"{hammer_engine.dialect.name}: {ROUNDS} rounds x {THREADS} threads in {elapsed:.1f} s")
 
 
@@ -161,7 +163,7 @@ def test_16_retries_of_one_submission_record_one_ballot_and_tell_the_others_alre
 
     wrong = _rounds_with(tallies, {casting.RECORDED: 1, casting.ALREADY_RECORDED: RETRIES - 1})
     assert not wrong, [(n, dict(tallies[n].outcomes), tallies[n].errors[:3]) for n in wrong[:5]]
-    assert count_rows(session, Ballot, Ballot.round_id == round_.id) == 20
+    assert count_rows(session, SealedBallot, SealedBallot.round_id == round_.id) == 20
     assert count_rows(session, Token, Token.round_id == round_.id, Token.state == "cast") == 20
 
 

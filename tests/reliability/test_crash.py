@@ -19,12 +19,20 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import Engine, func, select
 
-from ballots import audit, casting, tokens
+from ballots import audit, box, casting, tokens
 from ballots.db import make_sessionmaker
-from ballots.models import AuditEntry, Ballot, Token
+from ballots.models import AuditEntry, SealedBallot, Token
 from tests.factories import build_world, make_round
 
-from .helpers import Gunicorn, get, init_instance, module_database, post_json, quick_password_hashing
+from .helpers import (
+    Gunicorn,
+    get,
+    init_instance,
+    instance_sessions,
+    module_database,
+    post_json,
+    quick_password_hashing,
+)
 
 BALLOTS = 400
 CLIENTS = 8
@@ -97,6 +105,7 @@ class Crashed:
     stream: Stream
     casts_sent: int  # codes handed to the tablets before the kill stopped them
     spare_codes: list[str]  # never sent before the crash
+    cards: list[str]  # the key cards that open the round's ballot box
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -106,13 +115,13 @@ def crashed(request, tmp_path_factory):
     about a second, then gunicorn started again."""
     db_url, engine = module_database(request, tmp_path_factory)
     try:
-        with quick_password_hashing(), make_sessionmaker(engine)() as session:
+        folder = tmp_path_factory.mktemp("crash")
+        env = init_instance(db_url, folder / "instance")
+        with quick_password_hashing(), instance_sessions(engine, folder / "instance")() as session:
             voting = make_round(session, build_world(session), until="open", convened=BALLOTS, present=BALLOTS)
         round_, codes = voting.round, voting.codes
         candidates = len(round_.candidates)
         spare_codes, codes = codes[-2:], codes[:-2]
-        folder = tmp_path_factory.mktemp("crash")
-        env = init_instance(db_url, folder / "instance")
         log = folder / "gunicorn.log"
 
         with Gunicorn(env, log) as server:
@@ -134,7 +143,7 @@ def crashed(request, tmp_path_factory):
         with Gunicorn(env, log) as restarted:
             yield Crashed(engine=engine, server=restarted, round_id=round_.id, candidates=candidates,
                           stream=stream, casts_sent=len(codes) - len(stream.remaining()),
-                          spare_codes=spare_codes)
+                          spare_codes=spare_codes, cards=voting.cards())
     finally:
         engine.dispose()
 
@@ -172,18 +181,20 @@ def test_the_server_was_killed_while_casts_were_in_flight(crashed):
 def test_every_acknowledged_ballot_is_recorded_after_the_restart(crashed, reader):
     acknowledged = [cast.code for cast in crashed.stream.acknowledged]
     assert set(_states(reader, acknowledged).values()) == {"cast"}
-    assert _count(reader, Ballot, Ballot.round_id == crashed.round_id) >= len(acknowledged)
+    assert _count(reader, SealedBallot, SealedBallot.round_id == crashed.round_id) >= len(acknowledged)
 
 
 def test_every_spent_token_has_its_ballot_and_its_audit_entry_and_no_more_after_the_restart(crashed, reader):
     spent = _count(reader, Token, Token.round_id == crashed.round_id, Token.state == "cast")
-    assert spent == _count(reader, Ballot, Ballot.round_id == crashed.round_id)
+    assert spent == _count(reader, SealedBallot, SealedBallot.round_id == crashed.round_id)
     assert spent == _count(reader, AuditEntry, AuditEntry.action == "ballot.cast",
                            AuditEntry.subject == f"round:{crashed.round_id}")
 
 
 def test_every_ballot_has_one_tablet_mark_per_candidate_after_the_restart(crashed, reader):
-    marks = reader.scalars(select(Ballot.marks).where(Ballot.round_id == crashed.round_id)).all()
+    key = box.combine([box.parse_card(card) for card in crashed.cards])  # as the board opens the box
+    marks = [box.unseal(key, crashed.round_id, sealed) for sealed in reader.scalars(
+        select(SealedBallot.sealed).where(SealedBallot.round_id == crashed.round_id))]
     assert marks
     assert all(len(m) == crashed.candidates and set(m) <= {0, 1, 2, 3} for m in marks), marks
 

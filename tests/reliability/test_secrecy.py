@@ -26,7 +26,7 @@ from ballots.models import AuditEntry, Ballot, Round
 from tests.dumps import database_dump
 from tests.factories import add_members, build_world, make_round
 
-from .helpers import Gunicorn, init_instance, module_database, post_json, quick_password_hashing
+from .helpers import Gunicorn, init_instance, instance_sessions, module_database, post_json, quick_password_hashing
 
 BALLOTS = 300
 TABLETS = 4  # casting at once, each ballot opened then cast
@@ -107,7 +107,9 @@ def voted(request, tmp_path_factory):
 def _cast_and_close(engine, db_url: str, tmp_path_factory) -> Voted:
     """Set the round up through the domain, cast every ballot through gunicorn (four tablets at once), close, open
     the box."""
-    with quick_password_hashing(), make_sessionmaker(engine)() as session:
+    folder = tmp_path_factory.mktemp("secrecy-server")
+    env = init_instance(db_url, folder / "instance")
+    with quick_password_hashing(), instance_sessions(engine, folder / "instance")() as session:
         world = build_world(session)
         add_members(session, world.commune, EXTRA_CANDIDATES)
         voting = make_round(session, world, until="open", convened=BALLOTS, present=BALLOTS)
@@ -117,8 +119,6 @@ def _cast_and_close(engine, db_url: str, tmp_path_factory) -> Voted:
     patterns = random.Random(7).sample(list(itertools.product(range(4), repeat=candidates)), BALLOTS)
     submissions = [random_source.token_urlsafe(random.choice((12, 18, 30))) for _ in range(BALLOTS)]
 
-    folder = tmp_path_factory.mktemp("secrecy-server")
-    env = init_instance(db_url, folder / "instance")
     log = folder / "gunicorn.log"
     cast_order: list[bytes] = []  # the marks of each ballot, in the order its cast was acknowledged
     lock = threading.Lock()
@@ -145,7 +145,7 @@ def _cast_and_close(engine, db_url: str, tmp_path_factory) -> Voted:
     assert server.process.returncode == 0, log.read_text()
     assert len(cast_order) == BALLOTS
 
-    with make_sessionmaker(engine)() as session:
+    with instance_sessions(engine, folder / "instance")() as session:
         closing = session.get(Round, round_.id)
         casting.close_voting(session, closing, actor="teller")
         ballot_box.open_box(session, closing, account=session.merge(voting.board[0]), cards=voting.cards())
