@@ -115,3 +115,14 @@ def draft_round(session, *, candidates: int, ballots: int, tellers: int = 1):
     assert len(round_.candidates) == candidates
     rounds.set_board(session, round_, board, actor="bench")
     return round_, board
+
+
+def load_arguments(parser, *, db: str = "both", ballots: int, candidates: int, clients_help: str,
+                   workers_help: str) -> None:
+    """The options every load benchmark shares: engines, ballots a run, candidates, clients, workers, repeats."""
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default=db)
+    parser.add_argument("--ballots", type=int, default=ballots, help="ballots cast in each timed run")
+    parser.add_argument("--candidates", type=int, default=candidates)
+    parser.add_argument("--clients", type=int, default=64, help=clients_help)
+    parser.add_argument("--workers", type=int, default=None, help=workers_help)
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each; the median is reported")

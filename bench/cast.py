@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from ballots import casting, issuing, schema, tokens  # noqa: E402
 from ballots.db import make_engine, make_sessionmaker  # noqa: E402
-from _databases import database, draft_round, reachable_engines  # noqa: E402
+from _databases import database, draft_round, load_arguments, reachable_engines  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CONFIG = "deploy/gunicorn.conf.py"
@@ -137,31 +137,41 @@ def gunicorn(url: str, workdir: Path, workers: int | None):
         process = subprocess.Popen([str(BIN / "gunicorn"), "-c", CONFIG, "app:create_app()"], cwd=ROOT, env=env,
                                    stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                if process.poll() is not None:
-                    raise SystemExit(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
-                try:
-                    if request("127.0.0.1", port, "GET", TRIVIAL)[0] == 200:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"gunicorn did not answer within 30 s:\n{log.read_text()}")
-                time.sleep(0.2)
+            wait_until_answering(process, port, log)
             database_name = None if url.startswith("sqlite") else url.rsplit("/", 1)[1].split("?")[0]
             yield Server(port, configured_workers(env), process.pid, database_name)
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop(process)
     tail = [line for line in log.read_text(errors="replace").splitlines() if "Traceback" in line or "[ERROR]" in line]
     if tail:
         print(f"  gunicorn logged {len(tail)} errors; see the log: {tail[:3]}", file=sys.stderr)
+
+
+def wait_until_answering(process: subprocess.Popen, port: int, log: Path) -> None:
+    """Wait (30 s at most) until the gunicorn just started answers the trivial endpoint; stop the run if it dies."""
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if request("127.0.0.1", port, "GET", TRIVIAL)[0] == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gunicorn did not answer within 30 s:\n{log.read_text()}")
+        time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a gunicorn gracefully (SIGTERM), or kill it after 30 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def request(host: str, port: int, method: str, path: str, body: bytes | None = None,
@@ -417,13 +427,8 @@ def report(results: list[EngineResult], args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--ballots", type=int, default=4000, help="ballots cast in each timed run")
-    parser.add_argument("--candidates", type=int, default=40)
-    parser.add_argument("--clients", type=int, default=64, help="concurrent tablet clients")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="gunicorn workers (default: TRUSTVOTE_WORKERS, else the config's own count)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each; the median is reported")
+    load_arguments(parser, ballots=4000, candidates=40, clients_help="concurrent tablet clients",
+                   workers_help="gunicorn workers (default: TRUSTVOTE_WORKERS, else the config's own count)")
     parser.add_argument("--alone", type=int, default=200, help="ballots then cast by one client alone")
     args = parser.parse_args()
     report([run_engine(engine_name, args) for engine_name in reachable_engines(args.db)], args)

@@ -31,7 +31,6 @@ import os
 import queue
 import random
 import secrets as random_source
-import signal
 import subprocess
 import sys
 import tempfile
@@ -50,10 +49,12 @@ from sqlalchemy import func, insert, select  # noqa: E402
 from ballots import accounts, casting, committees, issuing, rounds, schema, tokens  # noqa: E402
 from ballots.db import make_engine, make_sessionmaker  # noqa: E402
 from ballots.models import Account, Committee, Membership, Person, SealedBallot  # noqa: E402
-from _databases import candidate, database, quick_password_hashing, reachable_engines  # noqa: E402
+from _databases import (  # noqa: E402
+    candidate, database, load_arguments, quick_password_hashing, reachable_engines,
+)
 from cast import (  # noqa: E402
-    BIN, CONFIG, TRIVIAL, Phase, check, client_cpu_seconds, configured_workers, free_port, median, request,
-    server_cpu_seconds,
+    BIN, CONFIG, TRIVIAL, Phase, check, client_cpu_seconds, configured_workers, free_port, median,
+    server_cpu_seconds, stop, wait_until_answering,
 )
 
 INSTANCES = 2
@@ -157,29 +158,12 @@ def instances(url: str, instance: Path, workdir: Path, workers: int | None):
                     env={**env, "TRUSTVOTE_BIND": f"127.0.0.1:{port}"}, stdin=subprocess.DEVNULL, stdout=log_file,
                     stderr=subprocess.STDOUT))
         for process, port, log in zip(started, ports, logs):
-            deadline = time.monotonic() + 30
-            while True:
-                if process.poll() is not None:
-                    raise SystemExit(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
-                try:
-                    if request("127.0.0.1", port, "GET", TRIVIAL)[0] == 200:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"gunicorn did not answer within 30 s:\n{log.read_text()}")
-                time.sleep(0.2)
+            wait_until_answering(process, port, log)
         database_name = None if url.startswith("sqlite") else url.rsplit("/", 1)[1].split("?")[0]
         yield Instances(ports, [p.pid for p in started], configured_workers(env), database_name)
     finally:
         for process in started:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop(process)
     for log in logs:
         errors = [line for line in log.read_text(errors="replace").splitlines()
                   if "Traceback" in line or "[ERROR]" in line]
@@ -338,14 +322,10 @@ def report(results: list[EngineResult], args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="postgresql")
+    load_arguments(parser, db="postgresql", ballots=2000, candidates=15,
+                   clients_help="concurrent tablet clients, half on each instance",
+                   workers_help="gunicorn workers of each instance (default: TRUSTVOTE_WORKERS, else the config's)")
     parser.add_argument("--rounds", type=int, default=500, help="rounds open at once")
-    parser.add_argument("--ballots", type=int, default=2000, help="ballots cast in each timed run")
-    parser.add_argument("--candidates", type=int, default=15)
-    parser.add_argument("--clients", type=int, default=64, help="concurrent tablet clients, half on each instance")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="gunicorn workers of each instance (default: TRUSTVOTE_WORKERS, else the config's)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each; the median is reported")
     args = parser.parse_args()
     report([run_engine(engine_name, args) for engine_name in reachable_engines(args.db)], args)
 
