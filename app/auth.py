@@ -18,10 +18,11 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from ballots import accounts
 from ballots.errors import LoginThrottled, ServerBusy
 
-from .db import get_db, own_session
+from .db import get_db
 from .forms import LoginForm
 from .i18n import LANGUAGES, translate_error
 from .limits import gate
+from .views import committed_apart
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -95,20 +96,16 @@ def login():
         return render_template("auth/login.html", form=form), 400 if form.is_submitted() else 200
     claim = _device_claim()
     # recorded and committed before the password is checked: concurrent attempts count one another
-    with own_session() as db:
-        try:
-            attempt = accounts.begin_login(db, username=form.username.data, address=request.remote_addr or "",
-                                           device_claim=claim)
-        except LoginThrottled as refusal:
-            return _login_page(form, refusal.status, refusal)
-        db.commit()
+    try:
+        attempt = committed_apart(lambda db: accounts.begin_login(
+            db, username=form.username.data, address=request.remote_addr or "", device_claim=claim))
+    except LoginThrottled as refusal:
+        return _login_page(form, refusal.status, refusal)
     try:
         with gate("hashing")():
             checked = accounts.check_password(attempt, form.password.data)
     except ServerBusy as busy:
-        with own_session() as db:  # never checked: it does not count against the owner
-            accounts.abandon_login(db, attempt)
-            db.commit()
+        committed_apart(lambda db: accounts.abandon_login(db, attempt))  # never checked: not against the owner
         return _login_page(form, busy.status, busy)
     account = accounts.finish_login(get_db(), attempt, checked)
     if account is None:

@@ -27,6 +27,7 @@ from ballots.errors import KioskThrottled, UnknownBallot
 
 from ..db import get_db, own_session
 from ..limits import gate
+from ..views import committed_apart
 from . import group_commit
 
 TABLET_LIFETIME = 24 * 3600  # seconds: a conference's day, then the page is reloaded
@@ -54,9 +55,7 @@ def mint(round_id: int | None) -> str:
     with own_session() as session:
         counted = guessing.mints_left(reading(session), address=address) > 0
     if counted:
-        with own_session() as session:
-            counted = guessing.mint(session, address=address)
-            session.commit()
+        counted = committed_apart(lambda session: guessing.mint(session, address=address))
     return sign_tablet(round_id, counted=counted)
 
 
@@ -98,9 +97,7 @@ def open_ballot(code: str, kiosk_round: int | None, tablet_field: str | None = N
         source, address = source_of(_tablet_field(tablet_field), kiosk_round), _address()
         guesses = guessing.Guesses(db, [(source, address)])  # read in the same read: a flood adds no transaction
         if guesses.worth_recording(source, address):
-            with own_session() as session:
-                guessing.record(session, tablet=source, address=address, now=guesses.now)
-                session.commit()
+            committed_apart(lambda session: guessing.record(session, tablet=source, address=address, now=guesses.now))
         refusal.delay = guesses.count(source, address)
         db.rollback()  # nothing of the request's read stays open while the answer is held
         _slow_down(refusal)
