@@ -289,14 +289,3 @@ def check_opened(session: Session, round_: Round, tablet_sheets: Sequence[Sheet]
         raise OpenedSetChanged(count=len(tablet_sheets), recorded=found.opened_count)
     if results.ballots_digest(tablet_sheets) != found.opened_digest:
         raise OpenedBallotChanged()
-
-
-def cards_of(session: Session, round_: Round) -> list[BoxCard]:
-    """The box's cards (who holds each), for the opening page: commitments only."""
-    return list(session.scalars(select(BoxCard).where(BoxCard.round_id == round_.id).order_by(BoxCard.index)))
-
-
-def sealed_count(session: Session, round_: Round) -> int:
-    """How many sealed ballots the box holds now (live, during voting: a count, never content)."""
-    return session.scalar(select(func.count()).select_from(SealedBallot).where(SealedBallot.round_id == round_.id))
-

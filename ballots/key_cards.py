@@ -9,8 +9,6 @@ cannot be printed again (the recovery card stands in for one).
 
 from __future__ import annotations
 
-from io import BytesIO
-
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
@@ -24,17 +22,6 @@ WIDTH, HEIGHT = 210 * mm, 297 * mm
 MARGIN = 20 * mm
 QR_SIDE = 60 * mm
 CODE_FONT, CODE_SIZE = "Courier-Bold", 13
-
-
-def key_cards_pdf(sheet: BallotSheet, made: Made) -> bytes:
-    """The box's cards alone, one page each, in the order of their holders (the recovery card last)."""
-    out = BytesIO()
-    canvas = Canvas(out, pagesize=(WIDTH, HEIGHT), pageCompression=1, initialFontName=font("regular"))
-    canvas.setTitle(f"Thẻ khóa hòm phiếu – {sheet.committee}")
-    canvas.setCreator("TrustVote")
-    draw_cards(canvas, sheet, made)
-    canvas.save()
-    return out.getvalue()
 
 
 def draw_cards(canvas: Canvas, sheet: BallotSheet, made: Made) -> None:
