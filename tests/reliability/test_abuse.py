@@ -453,7 +453,7 @@ def test_a_burst_of_wrong_passwords_checks_no_more_than_the_limit(venue):
 
 def test_without_the_lock_the_same_burst_passes_the_limit(venue, monkeypatch):
     """The control, on PostgreSQL (where nothing else serialises the attempts): reserving attempts from 40 sessions
-    at once without the throttle's lock lets more than the limit through; with it, exactly the limit."""
+    at once without the throttle's lock lets more than the limit through; with it, at most the limit."""
     if not venue.db_url.startswith("postgresql"):
         pytest.skip("SQLite's BEGIN IMMEDIATE serialises the reservations by itself")
     engine = make_engine(venue.db_url, pool_size=40, max_overflow=0)
@@ -472,7 +472,8 @@ def test_without_the_lock_the_same_burst_passes_the_limit(venue, monkeypatch):
         return sum(1 for ok in together(40, reserve) if ok is True)
 
     try:
-        assert burst("locked-user") == accounts.FREE_PER_SOURCE
+        # at most the limit (the promise); fewer when a loaded machine stretches the burst past a delay's start
+        assert 1 <= burst("locked-user") <= accounts.FREE_PER_SOURCE
         with monkeypatch.context() as patch:
             patch.setattr(locks, "hold", lambda session, *names: None)
             assert burst("unlocked-user") > accounts.FREE_PER_SOURCE
