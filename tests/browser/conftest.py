@@ -18,6 +18,15 @@ from werkzeug.serving import make_server
 
 from tests.conftest import unavailable
 
+try:
+    from playwright.sync_api import expect
+
+    # as long as an action may take (the tablet pages' default below): on CI's 2 shared cores, with the suite's
+    # other worker beside it, a page can take longer than Playwright's default 5 s to show what a test expects
+    expect.set_options(timeout=10_000)
+except ImportError:  # the browser tests say so themselves (tests.conftest.unavailable)
+    pass
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
