@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from app.cli import main
 from app.settings import AUDIT_KEY_FILE, SIGNING_KEY_FILE, load_audit_key
 from ballots import accounts, audit, committees, formats, sealing, signing
+from tests.reliability.insider import as_insider
 from ballots.models import AuditEntry, AuditHead, Result
 from tests.conftest import fresh
 from tests.factories import TELLERS, make_round
@@ -34,17 +35,7 @@ def _verify(db_url, instance):
     return outcome.exit_code, outcome.output
 
 
-def _tamper(engine, *statements, **params):
-    """What an attacker with the database's admin rights does: switch the triggers off, then write."""
-    with engine.begin() as connection:
-        if engine.dialect.name == "sqlite":
-            names = connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars()
-            for name in list(names):
-                connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
-        else:
-            connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        for statement in statements:
-            connection.execute(text(statement), params)
+_tamper = as_insider  # what an attacker with the database's admin rights does: triggers off, then write
 
 
 def test_a_sealed_round_verifies(sealed, db_url, instance):
