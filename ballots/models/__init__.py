@@ -41,6 +41,7 @@ from .rounds import (
     Round,
     SealedBallot,
     Token,
+    VenueTablet,
 )
 
 __all__ = [
@@ -49,5 +50,5 @@ __all__ = [
     "Committee", "CommitteeFormer", "CommitteeOrigin", "Conference", "Grant", "ImportedResult", "IssueBatch",
     "KioskFailure", "KioskTablet", "KnownAs", "LoginFailure", "LoginSession", "Membership", "PaperEntry", "PasswordReset", "Person", "Publication",
     "Result", "ResultSummary", "Round",
-    "SealedBallot", "SetAside", "SheetRuling", "Token", "TrustedKey", "utcnow",
+    "SealedBallot", "SetAside", "SheetRuling", "Token", "TrustedKey", "VenueTablet", "utcnow",
 ]

@@ -67,6 +67,9 @@ class Round(Base):
     # the board's written ruling on an anomaly of the count (more sheets collected than issued, ...)
     anomaly_ruling: Mapped[str | None] = mapped_column(Text)
     anomaly_ruled_by: Mapped[str | None] = mapped_column(String(120))
+    # what the kiosk tells a delegate to do with the paper sheet after voting on a tablet, the board's practice
+    # (ballots.venue.PAPER_PRACTICES): a sheet put in the box after a tablet vote is a duplicate at the count
+    paper_after_tablet: Mapped[str] = mapped_column(String(8), default="board", server_default="board")
     conference: Mapped[Conference] = relationship(back_populates="rounds")
     candidates: Mapped[list[Candidate]] = relationship(
         back_populates="round", order_by="Candidate.position", cascade="all, delete-orphan"
@@ -233,6 +236,18 @@ class KioskTablet(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class VenueTablet(Base):
+    """What a kiosk page last reported from one address at the venue (a tablet on the Wi-Fi has its own): whether
+    it runs in a secure context (the venue's certificate authority installed) and may use the camera. Nothing of a
+    voter: a page reports when it loads, before any ballot, and the venue checklist lists these (ballots.venue)."""
+
+    __tablename__ = "venue_tablet"
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secure: Mapped[bool]
+    camera: Mapped[bool]
+    seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class IssueBatch(Base):
