@@ -4,7 +4,8 @@ A round names a preset (QĐ 96-QĐ/TW of 2023 by default, QĐ 262 of 2014, NQ 96
 the 2017 grassroots practice) and may override any setting while in draft, never after its ballots are issued:
 the percentage base, whether a row with no box or several boxes voids the ballot or only that row, whether extra
 writing voids it, the consequences the rule names for each threshold, how many places a person is rated in per
-term, who reads the published result, how many tellers key each paper sheet, and who publishes.
+term, who reads the published result, how many tellers key each paper sheet, and who publishes;
+how many tellers confirm a sheet the scanner read, and what becomes of the scanned images at the seal.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ AUDIENCES = ("committee", "upper", "above", "candidate", "conference")
 DEFAULT_AUDIENCE = ("committee", "upper")
 # Who publishes a sealed result: QĐ 96 leaves it to the procedure ("as prescribed"), so it is a setting.
 PUBLISHERS = ("board", "organizer")
+# What becomes of the scanned images of paper sheets at the seal: destroyed (their key too, so that no backup can
+# open them), or archived in the instance folder beside the signed result, as paper ballots are kept.
+SCAN_RETENTIONS = ("delete", "archive")
 
 # The three threshold flags, always computed and shown; a rule set names the consequence of some of them.
 MORE_THAN_HALF = "more_than_half"  # 2*low > N
@@ -65,6 +69,11 @@ class RuleSet:
     paper_entries: int = 2
     # who publishes the sealed result to its audience: the counting board or the committee's organizers
     publisher: str = "board"
+    # tellers' entries a sheet read by the scanner still needs, each equal to the scanner's reading: the scanner
+    # is one entry and never enough alone (a sheet whose reading has a doubt needs `paper_entries` instead)
+    machine_entries: int = 1
+    # what becomes of the scanned images at the seal (SCAN_RETENTIONS)
+    scan_retention: str = "delete"
 
     def settings(self) -> dict:
         """The overridable settings as plain values (what a round stores)."""
@@ -98,6 +107,10 @@ class RuleSet:
             raise InvalidInput(N_("Each paper ballot is entered by 2 or 3 tellers."))
         if self.publisher not in PUBLISHERS:
             raise InvalidInput(N_("Unknown publisher: %(value)s."), value=self.publisher)
+        if self.machine_entries not in (1, 2):
+            raise InvalidInput(N_("A scanned paper ballot is confirmed by 1 or 2 tellers."))
+        if self.scan_retention not in SCAN_RETENTIONS:
+            raise InvalidInput(N_("Unknown choice for the scanned images: %(value)s."), value=self.scan_retention)
 
 
 PRESETS: dict[str, RuleSet] = {
@@ -138,6 +151,7 @@ PRESETS: dict[str, RuleSet] = {
             consequences={MORE_THAN_HALF: "Trên 1/2 tín nhiệm thấp: xem xét theo quy định"},
             places_limit=None,
             paper_entries=3,
+            machine_entries=2,
         ),
     )
 }

@@ -43,12 +43,13 @@ from .rounds import (
     Token,
     VenueTablet,
 )
+from .scans import ScanImage, ScanPage
 
 __all__ = [
     "ROLES", "Account", "Approval", "AuditEntry", "AuditHead", "Ballot", "BallotBox", "Base", "BoardMember", "BoxCard",
     "Candidate",
     "Committee", "CommitteeFormer", "CommitteeOrigin", "Conference", "Grant", "ImportedResult", "IssueBatch",
     "KioskFailure", "KioskTablet", "KnownAs", "LoginFailure", "LoginSession", "Membership", "PaperEntry", "PasswordReset", "Person", "Publication",
-    "Result", "ResultSummary", "Round",
+    "Result", "ResultSummary", "Round", "ScanImage", "ScanPage",
     "SealedBallot", "SetAside", "SheetRuling", "Token", "TrustedKey", "VenueTablet", "utcnow",
 ]

@@ -62,6 +62,9 @@ class Round(Base):
     audience: Mapped[list] = mapped_column(JSON)
     paper_entries: Mapped[int] = mapped_column(Integer)
     publisher: Mapped[str] = mapped_column(String(10), default="board", server_default="board")
+    # tellers confirming a scanned sheet besides the scanner; the scanned images at the seal (rules.RuleSet)
+    machine_entries: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    scan_retention: Mapped[str] = mapped_column(String(8), default="delete", server_default="delete")
     # approvals of board members that seal the count; None: more than half of the board
     approvals_required: Mapped[int | None] = mapped_column(Integer)
     # the board's written ruling on an anomaly of the count (more sheets collected than issued, ...)
@@ -70,6 +73,9 @@ class Round(Base):
     # what the kiosk tells a delegate to do with the paper sheet after voting on a tablet, the board's practice
     # (ballots.venue.PAPER_PRACTICES): a sheet put in the box after a tablet vote is a duplicate at the count
     paper_after_tablet: Mapped[str] = mapped_column(String(8), default="board", server_default="board")
+    # when a tablet first opened the QR of the venue's printer test page (ballots.venue.printer_checked): the
+    # printer prints QR codes a tablet reads, at the address the ballots will hold
+    printer_checked_at: Mapped[dt.datetime | None]
     conference: Mapped[Conference] = relationship(back_populates="rounds")
     candidates: Mapped[list[Candidate]] = relationship(
         back_populates="round", order_by="Candidate.position", cascade="all, delete-orphan"
@@ -79,6 +85,8 @@ class Round(Base):
         CheckConstraint(one_of(RoundState), name="state"),
         CheckConstraint("present >= 0 AND convened >= 0 AND present <= convened AND spares >= 0", name="numbers"),
         CheckConstraint("paper_entries IN (2, 3)", name="paper_entries"),
+        CheckConstraint("machine_entries IN (1, 2)", name="machine_entries"),
+        CheckConstraint("scan_retention IN ('delete','archive')", name="scan_retention"),
     )
 
     @property
