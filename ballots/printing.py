@@ -7,7 +7,11 @@ the diacritics print exactly on any machine; the font comes with the project's o
 
 The QR is always version 7 (45 x 45 modules) at error-correction level Q (a quarter of the symbol can be
 stained, folded or torn), with a fixed mask so that every sheet is encoded the same way, printed 30 mm wide
-on A4 and 25 mm on A5: a module of 0.55 mm or more, which phone and tablet cameras read at arm's length.
+on A4 and 25 mm on A5: a module of 0.55 mm or more, which phone and tablet cameras read at arm's length, with a
+quiet zone of at least 4 modules. The typed code under it is set in IBM Plex Mono (embedded too) at 10 pt or more.
+
+Where everything sits comes from ballots.sheet_layout, which the scan reader (ballots.sheet_reader) reads by: four
+solid corner squares give a scanned or photographed page its geometry, and the table's boxes are where it says.
 """
 
 from __future__ import annotations
@@ -25,31 +29,15 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
-from . import fonts, tokens
+from . import fonts, sheet_layout, tokens
 from .fonts import font
+from .sheet_layout import SheetLayout
 
 QR_VERSION = 7
 QR_LEVEL = "Q"
 QR_MASK = 2
-CODE_FONT = "Courier-Bold"  # the code is ASCII; a monospaced face keeps its groups aligned
-
-
-@dataclass(frozen=True)
-class Paper:
-    name: str
-    width: float
-    height: float
-    margin: float
-    qr: float
-    title: float  # font sizes in points
-    text: float
-    box: float  # width of each of the three boxes
-
-
-PAPERS = {
-    "A4": Paper("A4", 210 * mm, 297 * mm, 12 * mm, 30 * mm, 18, 10, 21 * mm),
-    "A5": Paper("A5", 148 * mm, 210 * mm, 8 * mm, 25 * mm, 14, 8, 14.5 * mm),
-}
+CODE_FONT = fonts.CODE_FONT  # the code is ASCII; a monospaced face keeps its groups aligned
+PAPERS = sheet_layout.PAPERS  # the papers' sizes, margins and type sizes: the layout's
 
 
 @dataclass(frozen=True)
@@ -97,6 +85,13 @@ def qr_operators(payload: str, x: float, y: float, width: float) -> str:
             f"BI /W {side} /H {side} /BPC 1 /CS /G /F /AHx /I false ID\n{packed.hex()}>\nEI Q")
 
 
+def printed_code_lines(code: str) -> list[str]:
+    """The 27 characters as printed under the QR: three lines of three groups of three, "ABC DEF GHJ" (short
+    groups are easier to keep one's place in while typing; the kiosk and paper entry ignore the spaces)."""
+    groups = [code[i:i + 3] for i in range(0, len(code), 3)]
+    return [" ".join(groups[i:i + 3]) for i in range(0, len(groups), 3)]
+
+
 PROGRESS_EVERY = 50
 
 
@@ -127,7 +122,7 @@ def ballot_pages(
     draws pages of its own before the ballots (the box's key cards, with the first batch)."""
     fonts.register()
     rl_config.useA85 = 0  # binary streams: a third smaller and faster than ASCII85
-    layout = PAPERS[paper]
+    layout = sheet_layout.sheet_layout(paper, len(sheet.candidates))
     canvas = Canvas(out, pagesize=(layout.width, layout.height), pageCompression=1,
                     initialFontName=font("regular"))
     canvas.setTitle(f"Phiếu tín nhiệm – {sheet.committee}")
@@ -138,17 +133,16 @@ def ballot_pages(
     if front is not None:
         front(canvas)
         canvas.setPageSize((layout.width, layout.height))
-    qr_x = layout.width - layout.margin - layout.qr
-    qr_y = layout.height - layout.margin - layout.qr
-    code_size = 0.9 * layout.qr / (19 * 0.6)  # "ABCD-EFGH-JKMN-PQRS" as wide as the QR, nearly
+    qr, code_size = layout.qr, layout.spec.code
     for done, secret in enumerate(secrets, start=1):
         canvas.doForm("sheet")
         code = tokens.code_of(secret)
-        canvas.addLiteral(qr_operators(tokens.payload_of_code(base_url, code), qr_x, qr_y, layout.qr))
-        code = tokens.grouped(code)
+        canvas.addLiteral(qr_operators(tokens.payload_of_code(base_url, code), qr.x, qr.y, qr.width))
         canvas.setFont(CODE_FONT, code_size)
-        canvas.drawCentredString(qr_x + layout.qr / 2, qr_y - 1.3 * code_size, code[:19])
-        canvas.drawCentredString(qr_x + layout.qr / 2, qr_y - 2.5 * code_size, code[20:])
+        baseline = layout.code.top - 0.8 * code_size
+        for line in printed_code_lines(code):
+            canvas.drawCentredString(qr.centre[0], baseline, line)
+            baseline -= sheet_layout.CODE_LEADING * code_size
         canvas.showPage()
         if done % PROGRESS_EVERY == 0 and done < len(secrets):
             yield done
@@ -191,11 +185,19 @@ def _draw_cell(canvas, value, face, size, x, row_top, width, row_height):
     canvas.drawString(x, middle - single * 0.35, value)
 
 
-def _draw_sheet(canvas: Canvas, sheet: BallotSheet, layout: Paper) -> None:
-    left, right = layout.margin, layout.width - layout.margin
-    top = layout.height - layout.margin
+def _draw_fiducials(canvas: Canvas, layout: SheetLayout) -> None:
+    """The four solid corner squares a scan reader finds the page's geometry by (ballots.sheet_reader)."""
+    for square in layout.fiducials:
+        canvas.rect(square.x, square.y, square.width, square.height, stroke=0, fill=1)
+
+
+def _draw_sheet(canvas: Canvas, sheet: BallotSheet, layout: SheetLayout) -> None:
+    spec = layout.spec
+    _draw_fiducials(canvas, layout)
+    left, right = spec.margin, layout.width - spec.margin
+    top = layout.height - spec.content_inset
     usable = right - left
-    text = layout.text
+    text = spec.text
 
     # Header: the committee on the left, the Party's name and the date in the middle, the QR on the right.
     left_width = usable * 0.40
@@ -208,7 +210,7 @@ def _draw_sheet(canvas: Canvas, sheet: BallotSheet, layout: Paper) -> None:
     y = _centred_lines(canvas, [header_lines[-1]], left + left_width / 2, y, font("bold"), size)
     _centred_lines(canvas, ["*"], left + left_width / 2, y, font("regular"), text)
     middle_left = left + left_width
-    middle_right = right - layout.qr - 4 * mm
+    middle_right = layout.qr.x - 4 * mm
     middle = (middle_left + middle_right) / 2
     party = "ĐẢNG CỘNG SẢN VIỆT NAM"
     size = _fit(party, font("bold"), text + 0.5, middle_right - middle_left)
@@ -221,41 +223,63 @@ def _draw_sheet(canvas: Canvas, sheet: BallotSheet, layout: Paper) -> None:
     canvas.setFont(font("italic"), text - 0.5)
     canvas.drawCentredString(middle, top - 2.6 * text, date_line)
 
-    # Title, round and conference, instruction: below the QR and its code.
-    y = top - layout.qr - 3.2 * (layout.qr / (19 * 0.6)) - layout.title * 0.4
-    y = _centred_lines(canvas, ["PHIẾU TÍN NHIỆM"], layout.width / 2, y, font("bold"), layout.title)
-    y -= layout.title * 0.1
-    y = _centred_lines(canvas, simpleSplit(sheet.title, font("semibold"), text + 1, usable), layout.width / 2, y,
-                       font("semibold"), text + 1)
-    y = _centred_lines(canvas, simpleSplit(sheet.conference, font("regular"), text, usable), layout.width / 2, y,
-                       font("regular"), text)
-    instruction = ("Đánh dấu X vào một ô tương ứng với mức độ tín nhiệm đối với từng người; mỗi dòng chỉ đánh "
-                   "dấu một ô. Có thể quét mã QR để bỏ phiếu trên máy tính bảng; mỗi phiếu chỉ dùng một lần.")
-    y -= text * 0.2
-    y = _centred_lines(canvas, simpleSplit(instruction, font("italic"), text - 1, usable), layout.width / 2, y,
-                       font("italic"), text - 1)
-    y -= text * 0.3
+    # Title, round, conference and instruction in the band the layout keeps for them, under the QR (beside the
+    # code's block while they are level with it): shrunk until they fit, so the table stays where the reader
+    # expects it whatever the round's text.
+    scale = 1.0
+    while scale > 0.6 and _title_block(None, sheet, layout, scale) < layout.header_bottom:
+        scale *= 0.95
+    _title_block(canvas, sheet, layout, scale)
 
-    _draw_table(canvas, sheet, layout, y + text * 0.9)
+    _draw_table(canvas, sheet, layout)
 
 
-def _draw_table(canvas: Canvas, sheet: BallotSheet, layout: Paper, table_top: float) -> None:
-    left, right = layout.margin, layout.width - layout.margin
-    bottom = layout.margin
-    number_width = layout.box * 0.45
-    rest = right - left - number_width - 3 * layout.box
-    columns = [number_width, rest * 0.55, rest * 0.45, layout.box, layout.box, layout.box]
-    edges = [left]
-    for width in columns:
-        edges.append(edges[-1] + width)
-    heading_size = layout.text - 0.5
-    heading_height = heading_size * 2.9
-    count = max(1, len(sheet.candidates))
-    row_height = min(9 * mm, (table_top - bottom - heading_height) / count)
-    row_size = max(5.0, min(layout.text + 1, row_height * 0.52))
+INSTRUCTION = ("Đánh dấu X vào một ô tương ứng với mức độ tín nhiệm đối với từng người; mỗi dòng chỉ đánh "
+               "dấu một ô. Có thể quét mã QR để bỏ phiếu trên máy tính bảng; mỗi phiếu chỉ dùng một lần.")
+
+
+def _title_block(canvas: Canvas | None, sheet: BallotSheet, layout: SheetLayout, scale: float) -> float:
+    """Set the title block at `scale` of its sizes (only measure it when canvas is None); the y where it ends."""
+    spec = layout.spec
+    usable = layout.width - 2 * spec.margin
+    # the widest centred line that keeps clear of the code's block (by 3 mm) while level with it
+    beside_code = 2 * (layout.code.x - 3 * mm - layout.width / 2)
+    y = layout.qr.y - spec.quiet
+    paragraphs = (
+        (["PHIẾU TÍN NHIỆM"], font("bold"), spec.title, 0.1),
+        (sheet.title, font("semibold"), spec.text + 1, 0.25),
+        (sheet.conference, font("regular"), spec.text, 0.25),
+        (INSTRUCTION, font("italic"), spec.text - 1, 0.25),
+    )
+    for value, face, size, space_before in paragraphs:
+        size *= scale
+        y -= size * space_before
+        lines = value
+        if isinstance(value, str):
+            lines = simpleSplit(value, face, size, beside_code if y - size > layout.code.y else usable)
+            if len(lines) > 1 and y - 1.25 * size * len(lines) < layout.code.y < y:  # later lines pass the code
+                lines = simpleSplit(value, face, size, beside_code)
+        for line in lines:
+            y -= size
+            if canvas is not None:
+                canvas.setFont(face, size)
+                canvas.drawCentredString(layout.width / 2, y, line)
+            y -= size * 0.25
+    return y - spec.text * 0.3
+
+
+def _draw_table(canvas: Canvas, sheet: BallotSheet, layout: SheetLayout) -> None:
+    spec = layout.spec
+    edges = layout.columns
+    left, right = edges[0], edges[-1]
+    table_top = layout.table.top
+    heading_size = spec.text - 0.5
+    heading_height = layout.heading_height
+    row_height = layout.row_height
+    row_size = max(5.0, min(spec.text + 1, row_height * 0.52))
 
     canvas.setLineWidth(0.5)
-    rows_bottom = table_top - heading_height - row_height * count
+    rows_bottom = layout.table.y
     for x in edges:
         canvas.line(x, table_top, x, rows_bottom)
     canvas.line(left, table_top, right, table_top)
@@ -267,14 +291,13 @@ def _draw_table(canvas: Canvas, sheet: BallotSheet, layout: Paper, table_top: fl
         y = table_top - heading_height / 2 + (len(lines) - 1) * heading_size * 0.6 - heading_size * 0.35
         _centred_lines(canvas, lines, middle, y, font("bold"), heading_size, leading=1.2)
 
-    y = table_top - heading_height
     pad = 1.5 * mm
-    for number, (name, post) in enumerate(sheet.candidates, start=1):
+    for row, (name, post) in zip(layout.rows, sheet.candidates):
+        y = row.row.top
         baseline = y - row_height / 2 - row_size * 0.35
         canvas.setFont(font("regular"), row_size)
-        canvas.drawCentredString((edges[0] + edges[1]) / 2, baseline, str(number))
+        canvas.drawCentredString(row.number.centre[0], baseline, str(row.position))
         for column, value, face in ((1, name, font("semibold")), (2, post, font("regular"))):
-            _draw_cell(canvas, value, face, row_size, edges[column] + pad, y, columns[column] - 2 * pad,
+            _draw_cell(canvas, value, face, row_size, edges[column] + pad, y, edges[column + 1] - edges[column] - 2 * pad,
                        row_height)
-        y -= row_height
-        canvas.line(left, y, right, y)
+        canvas.line(left, row.row.y, right, row.row.y)

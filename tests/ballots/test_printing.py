@@ -7,9 +7,11 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from ballots import printing, tokens
+from ballots import printing, sheet_layout, tokens
 from tests import pdfs
 from tests.conftest import poppler
 from tests.factories import make_round
@@ -50,9 +52,9 @@ def _numbered(candidates) -> str:
 
 
 def _shown_code(secret: bytes) -> str:
-    """The grouped code as it is printed under the QR: its first four groups, then the rest on a second line."""
-    code = tokens.grouped(tokens.code_of(secret))
-    return f"{code[:19]} {code[20:]}"
+    """The code as it is printed under the QR: nine groups of three characters, three groups a line."""
+    code = tokens.code_of(secret)
+    return " ".join(code[i:i + 3] for i in range(0, 27, 3))
 
 
 @dataclass
@@ -154,20 +156,69 @@ def test_every_page_shows_its_own_code_and_no_other(printed, paper, candidates):
     for page, secret in enumerate(ballots.secrets, start=1):
         text = ballots.text(page)
         assert _shown_code(secret) in text
-        assert _shown_code(secret).replace(" ", "-") == tokens.grouped(tokens.code_of(secret))
+        assert tokens.secret_of(_shown_code(secret)) == secret  # typed as printed, spaces and all
         others = [s for s in ballots.secrets if s != secret]
         assert not any(_shown_code(other) in text for other in others)
 
 
-def test_the_be_vietnam_pro_fonts_are_embedded(printed):
-    listing = pdfs.run(poppler("pdffonts"), str(printed("A4", 5).pdf))
+@pytest.mark.parametrize("paper", ["A4", "A5"])
+def test_every_font_is_embedded_the_code_in_a_monospaced_face(printed, paper):
+    listing = pdfs.run(poppler("pdffonts"), str(printed(paper, 5).pdf))
     embedded = {}
     for line in listing.splitlines()[2:]:
         columns = line.split()
         # name, type (one or two words), encoding, emb, sub, uni, object, generation
         embedded[columns[0].split("+")[-1]] = columns[-5]
-    for style in ("Regular", "Bold", "Italic", "SemiBold"):
-        assert embedded.get(f"BeVietnamPro-{style}") == "yes", listing
+    assert set(embedded) == {"BeVietnamPro-Regular", "BeVietnamPro-Bold", "BeVietnamPro-Italic",
+                             "BeVietnamPro-SemiBold", "IBMPlexMono-SemiBold"}, listing
+    assert set(embedded.values()) == {"yes"}, listing
+
+
+def _word_boxes(pdf: Path, page: int = 1) -> list[tuple[str, float, float, float, float]]:
+    """Every word of a page with its box in points from the top left: (text, x_min, y_min, x_max, y_max)."""
+    layout = pdfs.run(poppler("pdftotext"), "-raw", "-bbox", "-f", str(page), "-l", str(page), str(pdf), "-")
+    return [(unicodedata.normalize("NFC", text), float(x0), float(y0), float(x1), float(y1)) for x0, y0, x1, y1, text
+            in re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>',
+                          layout)]
+
+
+@pytest.mark.parametrize("paper", ["A4", "A5"])
+def test_the_code_is_printed_at_10_points_or_more_under_the_qr(printed, paper):
+    """Older delegates type the code from paper (issue 12): 10 pt at least, in three lines under the QR."""
+    ballots = printed(paper, 5)
+    groups = _shown_code(ballots.secrets[0]).split()
+    boxes = [box for box in _word_boxes(ballots.pdf) if box[0] in groups]
+    assert [box[0] for box in boxes] == groups
+    layout = sheet_layout.sheet_layout(paper, 5)
+    qr_bottom = layout.height - layout.qr.y
+    for _, x0, y0, x1, y1 in boxes:
+        # poppler's word box is the font's ascent plus descent: 1.3 em for IBM Plex Mono
+        assert (y1 - y0) / 1.3 >= 10 - 0.05, (y0, y1)
+        assert y0 > qr_bottom and layout.qr.x - 10 < x0 < x1 < layout.qr.right + 10
+    assert len({round(box[4]) for box in boxes}) == 3  # three lines
+
+
+@pytest.mark.parametrize("paper", ["A4", "A5"])
+def test_the_qr_has_a_quiet_zone_of_four_modules(printed, paper):
+    """Nothing is printed within 4 modules of the QR symbol (the standard's quiet zone), the corner squares
+    included: rendered at 300 dpi, the frame around the symbol is white."""
+    ballots = printed(paper, 5)
+    prefix = ballots.pdf.with_name(f"quiet-{paper}")
+    pdfs.run(poppler("pdftoppm"), "-r", "300", "-gray", "-f", "1", "-l", "1", "-singlefile", str(ballots.pdf),
+             str(prefix))
+    with Image.open(f"{prefix}.pgm") as rendered:
+        page = np.asarray(rendered)
+    layout = sheet_layout.sheet_layout(paper, 5)
+    px, qr = 300 / 72, layout.qr
+    quiet = 4 * qr.width / 45
+    # pixel edges of the symbol (rounded inwards by one pixel) and of its quiet zone (rounded outwards)
+    left, right = round(qr.x * px) + 1, round(qr.right * px) - 1
+    top, bottom = round((layout.height - qr.top) * px) + 1, round((layout.height - qr.y) * px) - 1
+    margin = int(quiet * px) + 1
+    frame = page[top - margin:bottom + margin, left - margin:right + margin].copy()
+    assert frame[margin:-margin, margin:-margin].min() < 50  # the symbol is there
+    frame[margin - 2:-margin + 2, margin - 2:-margin + 2] = 255
+    assert frame.min() > 200
 
 
 @pytest.mark.parametrize("paper,size", [("A4", "595 x 842"), ("A5", "420 x 595")])
