@@ -42,7 +42,7 @@ class Count:
     tally: Tally
     sheets: list[Sheet]  # the tablet ballots first, then the settled paper sheets
     tablets: int
-    set_aside: int
+    set_aside: dict[str, int]  # physical sheets set aside as duplicates: {"used_on_tablet": n, "other_sheet": n}
     ruled_sheets: int
 
     @property
@@ -62,8 +62,13 @@ def count_of(session: Session, round_: Round, states: list[paper_entry.SheetStat
     sheets = [*tablets, *paper_entry.settled_sheets(states)]
     counted = tally(sheets, candidates=len(round_.candidates), rule_set=rule_set_of(round_),
                     convened=round_.convened, present=round_.present, issued=live_count(session, round_))
-    return Count(counted, sheets, len(tablets), paper_entry.set_aside_count(session, round_),
-                 paper_entry.ruled_count(states))
+    return Count(counted, sheets, len(tablets), duplicates_of(session, round_), paper_entry.ruled_count(states))
+
+
+def duplicates_of(session: Session, round_: Round) -> dict[str, int]:
+    """The duplicates paper entry set aside, as the result document names them (results.document)."""
+    found = paper_entry.duplicates(session, round_)
+    return {"used_on_tablet": found[paper_entry.TABLET], "other_sheet": found[paper_entry.AGAIN]}
 
 
 def checked_count(session: Session, round_: Round) -> Count:

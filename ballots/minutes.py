@@ -49,7 +49,7 @@ from .formats import canonical_json
 from .rules import THRESHOLDS, RuleSet
 from .rules import recorded as recorded_rule_set
 from .tally import BAD_MARKS, CROSSED_OUT, EXTRA_WRITING, NOT_ISSUED, CandidateCount, named_consequences, percent
-from .words import BASE_WORDS, MARK_WORDS, REASON_WORDS, THRESHOLD_WORDS
+from .words import BASE_WORDS, DUPLICATE_WORDS, MARK_WORDS, REASON_WORDS, THRESHOLD_WORDS
 
 QR_FORMAT = "trustvote.result/1"
 QR_LEVEL = "M"  # the payload is 160 bytes; M keeps the symbol small enough for modules of 0.5 mm at 35 mm
@@ -267,9 +267,14 @@ def _numbers(document: dict, numbers: dict, rule_set: RuleSet, styles) -> list:
         shown += [reason for reason in reasons if reason not in shown]
         for reason in shown:
             story.append(_p(f"– {REASON_WORDS.get(reason, reason)}: {sheets(reasons.get(reason, 0))}.", sub))
-    duplicates = (document.get("set_aside") or {}).get("duplicates", 0)
-    story.append(_p(f"4. Phiếu trùng mã (cùng một phiếu đã được tính), để riêng, không tính: {sheets(duplicates)}.",
-                    item))
+    set_aside = document.get("set_aside") or {}
+    duplicates = set_aside.get("duplicates", 0)
+    # physical sheets only (a teller scanning again a sheet they entered sets nothing aside), by why they are copies
+    kinds = [(DUPLICATE_WORDS[kind], set_aside[kind]) for kind in DUPLICATE_WORDS if kind in set_aside]
+    story.append(_p(f"4. Phiếu trùng mã (cùng một phiếu đã được tính), để riêng, không tính: {sheets(duplicates)}"
+                    + (", trong đó:" if duplicates and kinds else "."), item))
+    if duplicates:
+        story += [_p(f"– {words}: {sheets(count)}.", sub) for words, count in kinds]
     rulings = document.get("rulings") or {}
     story.append(_p("5. Số tờ phiếu do Ban kiểm phiếu quyết định vì các lần nhập phiếu không khớp nhau: "
                     f"{number(rulings.get('sheets', 0))} tờ.", item))

@@ -9,8 +9,12 @@
                      "flags": {"more_than_half", "two_thirds_or_more", "more_than_two_thirds"}}],
      "anomalies": [...], "token_commitment": hex, "ballots_digest": hex,
      "audit_head": {"seq", "hash"}, "approved_by": [...], "sealed_at": ISO UTC time,
-     "set_aside": {"duplicates": sheets set aside as copies of a ballot already used, counted nowhere},
-     "rulings": {"sheets": paper sheets decided by the board, "anomaly": the board's ruling on an anomaly or null},
+     "set_aside": {"duplicates": paper sheets set aside as copies of a ballot already used, counted nowhere,
+                   "used_on_tablet": those whose code was used on a tablet, "other_sheet": those whose code was on
+                   another paper sheet (duplicates = used_on_tablet + other_sheet; a teller scanning a sheet they
+                   already entered is no duplicate)},
+     "rulings": {"sheets": paper sheets decided by the board because their independent entries disagreed,
+                 "anomaly": the board's written ruling on an anomaly (e.g. more collected than issued) or null},
      "ballot_box": {"sealed": tablet ballots sealed in the box at the close, "sealed_digest": their digest
                     (ballots.box.digest), "opened": ballots opened, "opened_digest": the ballots digest of the opened
                     tablet ballots, "opened_by": [names of the holders of the cards presented; null for the
@@ -29,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -73,7 +77,7 @@ def document(
     audit_head: tuple[int, str],
     approved_by: list[str],
     sealed_at: str | None = None,
-    set_aside: int = 0,
+    set_aside: Mapping[str, int] | None = None,
     ruled_sheets: int = 0,
     anomaly_ruling: str | None = None,
     ballot_box: dict | None = None,
@@ -100,7 +104,8 @@ def document(
         "audit_head": {"seq": audit_head[0], "hash": audit_head[1]},
         "approved_by": sorted(approved_by),
         "sealed_at": sealed_at,
-        "set_aside": {"duplicates": set_aside},
+        "set_aside": {"duplicates": sum((set_aside or {}).values()), "used_on_tablet": 0, "other_sheet": 0,
+                      **(set_aside or {})},
         "rulings": {"sheets": ruled_sheets, "anomaly": anomaly_ruling},
         "ballot_box": ballot_box,
         "software": f"trustvote {__version__}",

@@ -14,6 +14,12 @@ REASON_WORDS = {
     EXTRA_WRITING: "Phiếu ghi thêm tên hoặc viết thêm",
     BAD_MARKS: "Phiếu không đánh dấu hoặc đánh dấu nhiều ô",
 }
+# why a paper sheet is a duplicate (set aside, counted nowhere), as the minutes list them: keys of the result
+# document's "set_aside"
+DUPLICATE_WORDS = {
+    "used_on_tablet": "Mã đã được dùng để bỏ phiếu trên máy tính bảng",
+    "other_sheet": "Mã trùng với mã của một tờ phiếu giấy khác",
+}
 # a threshold inside a sentence ("Tín nhiệm thấp trên một nửa.")
 THRESHOLD_WORDS = {
     MORE_THAN_HALF: "trên một nửa",

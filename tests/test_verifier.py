@@ -100,3 +100,11 @@ def test_the_document_is_canonical_and_stable(signed):
     envelope = json.loads(signed["result"].read_text(encoding="utf-8"))
     again = copy.deepcopy(envelope["result"])
     assert results.sign_document(signed["key"], again)["signature"] == envelope["signature"]
+
+
+def test_duplicates_that_are_not_the_sum_of_their_kinds_are_refused(signed):
+    # a signer that counted a teller's re-scans among the duplicates (3) beside 1 sheet used on a tablet is caught
+    rewrite(signed, lambda r: r["set_aside"].update(duplicates=3, used_on_tablet=1, other_sheet=0),
+            resign_with=signed["key"])
+    code, output = verify(signed)
+    assert code == 1 and "signature: ok" in output and "duplicates set aside" in output

@@ -69,6 +69,10 @@ def check_arithmetic(result: dict) -> list[str]:
         problems.append("the base is not the one the rule set names")
     if numbers["collected"] > numbers["issued"] and "collected_exceeds_issued" not in result["anomalies"]:
         problems.append("more ballots collected than issued, and the result does not say so")
+    set_aside = result.get("set_aside") or {}
+    if "used_on_tablet" in set_aside and set_aside.get("duplicates") != (
+            set_aside["used_on_tablet"] + set_aside.get("other_sheet", 0)):
+        problems.append("the duplicates set aside are not those used on a tablet plus those on another sheet")
     for candidate in result["candidates"]:
         counted = candidate["high"] + candidate["trust"] + candidate["low"]
         expected_total = numbers["valid"]

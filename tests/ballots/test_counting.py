@@ -77,6 +77,18 @@ def test_disagreeing_entries_wait_for_the_boards_ruling_which_is_recorded_with_w
     assert session.scalars(select(AuditEntry.action).where(AuditEntry.action == "paper.rule")).one()
 
 
+def test_a_sheet_only_one_teller_entered_cannot_be_ruled_on_even_by_the_board(session, world, counting_round):
+    round_, codes = counting_round
+    entered, = _enter(session, world, round_, codes[3], who=("teller",))
+    assert entered.status == paper_entry.INCOMPLETE
+    for who in ("teller", "teller2"):
+        with pytest.raises(Conflict):
+            paper_entry.rule_sheet(session, round_, sheet=entered.sheet, account=world.accounts[who], marks="1231")
+    states = paper_entry.sheet_states(session, round_)
+    assert paper_entry.for_the_board(states) == [] and len(paper_entry.unsettled(states)) == 1
+    assert paper_entry.ruled_count(states) == 0
+
+
 def test_an_agreed_sheet_cannot_be_ruled_on(session, world, counting_round):
     round_, codes = counting_round
     entered, _ = _enter(session, world, round_, codes[3])
@@ -93,18 +105,56 @@ def test_a_sheet_already_used_on_a_tablet_is_set_aside_and_not_collected(session
     assert session.scalar(select(func.count()).select_from(PaperEntry)) == 0
 
 
-def test_a_copy_entered_again_by_the_same_teller_is_set_aside_but_a_correction_replaces_the_entry(
+def test_a_teller_scanning_a_sheet_they_entered_records_nothing_and_a_correction_replaces_the_entry(
         session, world, counting_round):
     round_, codes = counting_round
     teller = world.accounts["teller"]
+    paper_entry.enter_sheet(session, round_, teller=teller, code=codes[4], marks="2222")
     paper_entry.enter_sheet(session, round_, teller=teller, code=codes[3], marks="1231")
     again = paper_entry.enter_sheet(session, round_, teller=teller, code=codes[3], marks="1231")
-    assert (again.outcome, again.set_aside) == ("set_aside", paper_entry.AGAIN)
+    # the same sheet scanned again: no duplicate, nothing written; where the earlier entry is in the stack (2nd)
+    assert (again.outcome, again.set_aside, again.earlier, again.same) == (paper_entry.ALREADY, None, 2, True)
+    misread = paper_entry.enter_sheet(session, round_, teller=teller, code=codes[3], marks="3333")
+    assert (misread.outcome, misread.same) == (paper_entry.ALREADY, False)
+    assert session.scalar(select(func.count()).select_from(SetAside)) == 0
+    assert paper_entry.set_aside_count(session, round_) == 0
     corrected = paper_entry.enter_sheet(session, round_, teller=teller, code=codes[3], marks="3333", correct=True)
     assert corrected.outcome == "corrected"
-    assert session.scalars(select(PaperEntry.marks)).one() == b"\x03\x03\x03\x03"
+    assert session.scalars(select(PaperEntry.marks).where(PaperEntry.sheet == corrected.sheet)).one() == b"\x03" * 4
     with pytest.raises(InvalidInput):
-        paper_entry.enter_sheet(session, round_, teller=teller, code=codes[4], marks="1231", correct=True)
+        paper_entry.enter_sheet(session, round_, teller=teller, code=codes[5], marks="1231", correct=True)
+
+
+def test_another_sheet_with_a_code_already_entered_is_a_duplicate_only_when_the_teller_says_so(
+        session, world, counting_round):
+    round_, codes = counting_round
+    teller, teller2 = world.accounts["teller"], world.accounts["teller2"]
+    with pytest.raises(InvalidInput):  # nothing entered with this code yet: it is no copy of anything
+        paper_entry.enter_sheet(session, round_, teller=teller, code=codes[3], marks="1231", another_sheet=True)
+    for who in (teller, teller2):  # both passes meet the sheet and its photocopy
+        paper_entry.enter_sheet(session, round_, teller=who, code=codes[3], marks="1231")
+        copy = paper_entry.enter_sheet(session, round_, teller=who, code=codes[3], marks="1231", another_sheet=True)
+        assert (copy.outcome, copy.set_aside) == ("set_aside", paper_entry.AGAIN)
+    paper_entry.enter_sheet(session, round_, teller=teller, code=codes[3], marks="1231")  # a re-scan: nothing
+    # one physical copy, whatever the number of passes and re-scans
+    assert paper_entry.duplicates(session, round_) == {paper_entry.TABLET: 0, paper_entry.AGAIN: 1}
+    assert counting.count_of(session, round_).tally.collected == 4
+    with pytest.raises(InvalidInput):
+        paper_entry.enter_sheet(session, round_, teller=teller, code=codes[3], marks="1231", correct=True,
+                                another_sheet=True)
+
+
+def test_a_tablet_sheet_scanned_again_by_the_same_teller_is_still_one_duplicate(session, world, counting_round):
+    round_, codes = counting_round
+    teller = world.accounts["teller"]
+    first = paper_entry.enter_sheet(session, round_, teller=teller, code=codes[0], marks="1231")
+    again = paper_entry.enter_sheet(session, round_, teller=teller, code=codes[0], marks="1231")
+    assert (first.outcome, again.outcome, again.earlier) == ("set_aside", paper_entry.ALREADY, None)
+    _enter(session, world, round_, codes[0], who=("teller2",))
+    assert paper_entry.duplicates(session, round_) == {paper_entry.TABLET: 1, paper_entry.AGAIN: 0}
+    # a second photocopy of the tablet ballot's sheet, declared as such: two physical duplicates
+    paper_entry.enter_sheet(session, round_, teller=teller, code=codes[0], marks="1231", another_sheet=True)
+    assert paper_entry.set_aside_count(session, round_) == 2
 
 
 def test_an_unknown_code_or_a_sheet_without_code_is_collected_but_invalid_as_not_issued(session, world, counting_round):

@@ -111,7 +111,8 @@ def test_the_same_round_seals_to_byte_identical_json_and_signature_on_sqlite_and
     assert doc["numbers"] == {"convened": 12, "present": 11, "absent": 1, "issued": 10, "collected": 9,
                               "not_collected": 2, "valid": 5, "invalid": 4,
                               "invalid_reasons": {"bad_marks": 2, "crossed_out": 1, "not_issued": 1}}
-    assert doc["set_aside"] == {"duplicates": 1} and doc["rulings"]["sheets"] == 1
+    assert doc["set_aside"] == {"duplicates": 1, "used_on_tablet": 1, "other_sheet": 0}
+    assert doc["rulings"]["sheets"] == 1
     # the valid ballots, row by row: tablets 112233, 123123, 333322; paper 123312 and the ruled 111232
     assert [c["high"] for c in doc["candidates"]] == [4, 2, 1, 1, 1, 0]
     assert [c["trust"] for c in doc["candidates"]] == [0, 2, 1, 2, 2, 3]
