@@ -68,10 +68,8 @@ def record(
     details: dict | None = None,
     timed: bool = True,
     now: dt.datetime | None = None,
-    count: int = 1,
 ) -> AuditEntry:
-    """Append one entry (or `count` identical ones, each chained to the one before) and return the last.
-    `timed=False` for ballot events (no time finer than the round's state).
+    """Append one entry and return it. `timed=False` for ballot events (no time finer than the round's state).
 
     Locks the head row first, so concurrent appends on PostgreSQL queue up instead of forking the chain
     (SQLite's BEGIN IMMEDIATE already serialises writers). Flushes, never commits.
@@ -83,22 +81,16 @@ def record(
         head = AuditHead(id=1, seq=0, hash=GENESIS)
         session.add(head)
     at = (now or utcnow()).replace(microsecond=0) if timed else None
-    details_json = canonical_json(details or {})
     key = session.info.get("audit_key")
-    entries = []
-    seq, prev_hash = head.seq, head.hash
-    for _ in range(count):
-        fields = dict(seq=seq + 1, at=at, actor=actor, action=action, subject=subject, details=details_json,
-                      prev_hash=prev_hash)
-        digest = entry_hash(**fields)
-        entry = AuditEntry(**fields, hash=digest, mac=entry_mac(key, digest) if key else None)
-        entries.append(entry)
-        seq, prev_hash = entry.seq, entry.hash
-    session.add_all(entries)
-    head.seq, head.hash = seq, prev_hash
-    head.mac = head_mac(key, seq, prev_hash) if key else None
+    fields = dict(seq=head.seq + 1, at=at, actor=actor, action=action, subject=subject,
+                  details=canonical_json(details or {}), prev_hash=head.hash)
+    digest = entry_hash(**fields)
+    entry = AuditEntry(**fields, hash=digest, mac=entry_mac(key, digest) if key else None)
+    session.add(entry)
+    head.seq, head.hash = entry.seq, entry.hash
+    head.mac = head_mac(key, entry.seq, entry.hash) if key else None
     session.flush()
-    return entries[-1]
+    return entry
 
 
 def last_seq(session: Session) -> int:

@@ -10,12 +10,13 @@ until the board opens the box after the close.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from . import audit, ballot_box, guessing, tokens
@@ -149,27 +150,54 @@ _candidate = Candidate.__table__
 _box = BallotBox.__table__
 
 
-def _spend_statement(kiosk_round: bool):
-    """The one statement that spends a token, its every condition in its own WHERE: the token is issued (so two
-    tablets with the same sheet cannot both win), of the kiosk's round, its round open (share-locked on
-    PostgreSQL: it cannot be closed before this transaction commits; on SQLite BEGIN IMMEDIATE holds the write
-    lock), the round has a ballot box to seal the ballot in, and the marks one per candidate. Returns the round,
-    or no row: then `_refusal` says why."""
-    round_open = (select(_round.c.id).where(_round.c.id == _token.c.round_id, _round.c.state == "open")
-                  .with_for_update(read=True).exists())
-    candidates = (select(func.count()).select_from(_candidate).where(_candidate.c.round_id == _token.c.round_id)
-                  .scalar_subquery())
-    has_box = select(_box.c.round_id).where(_box.c.round_id == _token.c.round_id).exists()
-    conditions = [_token.c.secret_hash == bindparam("hash"), _token.c.state == "issued", round_open, has_box,
-                  candidates == bindparam("candidates")]
-    if kiosk_round:
-        conditions.append(_token.c.round_id == bindparam("kiosk_round"))
-    return (update(_token).where(*conditions)
-            .values(state="cast", submission_hash=bindparam("ours")).returning(_token.c.round_id))
+def _spend_statement(dialect: str, casts: int) -> TextClause:
+    """The one statement that spends the tokens of a batch of `casts` casts, each one's conditions in its WHERE:
+    the token is issued (so two tablets with the same sheet cannot both win), of the kiosk's round when the cast
+    names one, its round open (share-locked on PostgreSQL: it cannot be closed before this transaction commits;
+    on SQLite BEGIN IMMEDIATE holds the write lock), the round has a ballot box to seal the ballot in, and the
+    marks one per candidate. Takes one cast per code (else the database would let any of them win); returns each
+    token it spent with the submission that spent it. A cast it did not spend is explained by `_refusal`.
+
+    One statement for the batch rather than one a cast: on PostgreSQL each statement is a round trip, and the
+    statements, not the sealing, were most of a cast's cost."""
+    binary = "bytea" if dialect == "postgresql" else "blob"
+    share = " FOR SHARE" if dialect == "postgresql" else ""
+    rows = ", ".join(f"(CAST(:hash{i} AS {binary}), CAST(:ours{i} AS {binary}), CAST(:candidates{i} AS integer), "
+                     f"CAST(:kiosk_round{i} AS integer))" for i in range(casts))
+    return text(
+        f"WITH cast_in (hash, ours, candidates, kiosk_round) AS (VALUES {rows}) "
+        f"UPDATE {_token.name} SET state = '{TokenState.CAST}', submission_hash = cast_in.ours FROM cast_in "
+        f"WHERE {_token.name}.secret_hash = cast_in.hash AND {_token.name}.state = '{TokenState.ISSUED}' "
+        f"AND (cast_in.kiosk_round IS NULL OR {_token.name}.round_id = cast_in.kiosk_round) "
+        f"AND EXISTS (SELECT 1 FROM {_round.name} WHERE {_round.name}.id = {_token.name}.round_id "
+        f"AND {_round.name}.state = '{RoundState.OPEN}'{share}) "
+        f"AND EXISTS (SELECT 1 FROM {_box.name} WHERE {_box.name}.round_id = {_token.name}.round_id) "
+        f"AND (SELECT count(*) FROM {_candidate.name} WHERE {_candidate.name}.round_id = {_token.name}.round_id) "
+        f"= cast_in.candidates "
+        f"RETURNING {_token.name}.secret_hash, {_token.name}.round_id, {_token.name}.submission_hash")
 
 
-# built once: SQLAlchemy caches their compiled form, so a cast pays for no statement construction
-_SPEND = {False: _spend_statement(False), True: _spend_statement(True)}
+@functools.cache
+def _spend(dialect: str, casts: int) -> TextClause:
+    """Built once for each batch size (at most the group commit's largest batch): SQLAlchemy caches their
+    compiled form, so a batch pays for no statement construction."""
+    return _spend_statement(dialect, casts)
+
+
+def _spend_tokens(session: Session, casts: list[tuple[Cast, bytes, bytes]]) -> dict[bytes, tuple[int, bytes]]:
+    """Spend the tokens of these casts (each with its secret's hash and its submission's) in one statement;
+    return the tokens spent, by secret hash: their round and the submission that spent them."""
+    if not casts:
+        return {}
+    params = {}
+    for i, (cast, secret_hash, ours) in enumerate(casts):
+        params.update({f"hash{i}": secret_hash, f"ours{i}": ours, f"candidates{i}": len(cast.marks),
+                       f"kiosk_round{i}": cast.kiosk_round})
+    statement = _spend(session.get_bind().dialect.name, len(casts))
+    return {bytes(row.secret_hash): (row.round_id, bytes(row.submission_hash))
+            for row in session.execute(statement, params)}
+
+
 _EXPLAIN = (select(_token.c.round_id, _token.c.state, _token.c.submission_hash, _round.c.state.label("round_state"),
                    select(_box.c.round_id).where(_box.c.round_id == _token.c.round_id).exists().label("has_box"))
             .join_from(_token, _round, _round.c.id == _token.c.round_id)
@@ -192,6 +220,10 @@ def _refusal(session: Session, cast: Cast, secret_hash: bytes, ours: bytes) -> s
     return unusable or InvalidMarks()
 
 
+def _tablet_marks(cast: Cast) -> bool:
+    return bool(cast.marks) and all(m in TABLET_MARKS for m in cast.marks)
+
+
 def cast_ballots(session: Session, casts: Sequence[Cast]) -> list[str | BallotError]:
     """Spend each cast's token and record its ballot, all in the session's transaction, so that casts arriving
     together share one commit; return, for each cast in order, RECORDED, ALREADY_RECORDED (a retry of the same
@@ -202,44 +234,48 @@ def cast_ballots(session: Session, casts: Sequence[Cast]) -> list[str | BallotEr
     Every code is looked up, whatever its tablet sent before: a ballot that can be cast always is. Flushes, never
     commits: the caller commits before telling any voter.
 
-    Each accepted cast is one conditional UPDATE of its token (exactly one row), one sealed ballot (a random id,
-    its round and its marks sealed to the round's key: no token, no time, nothing readable) and one content-free,
-    untimed audit entry.
+    The batch's tokens are spent by one conditional UPDATE (each token by exactly one cast); each accepted cast adds
+    one sealed ballot (a random id, its round and its marks sealed to the round's key: no token, no time, nothing
+    readable); each round of the batch one content-free, untimed audit entry that counts them.
     """
+    checked: list[tuple[Cast, bytes, bytes] | BallotError] = []
+    for cast in casts:
+        try:
+            checked.append((cast, tokens.hash_secret(tokens.secret_of(cast.code)), submission_hash(cast.submission)))
+        except BallotError as exc:  # malformed input: refused before any lookup
+            checked.append(exc)
+    # a code's first cast in the batch is the one that may spend it, as if the casts had come one after another
+    first_of_each_code = {c[1]: c for c in reversed(checked) if not isinstance(c, BallotError) and _tablet_marks(c[0])}
+    spent = _spend_tokens(session, list(first_of_each_code.values()))
     outcomes: list[str | BallotError] = []
     accepted: list[tuple[int, bytes]] = []
     per_round: dict[int, int] = {}
     guesses = None  # the recent failures of the batch's tablets: read once, and only if a code matches nothing
-    for cast in casts:
-        try:
-            secret_hash = tokens.hash_secret(tokens.secret_of(cast.code))
-            ours = submission_hash(cast.submission)
-        except BallotError as exc:  # malformed input: refused before any lookup
-            outcomes.append(exc)
+    for item in checked:
+        if isinstance(item, BallotError):
+            outcomes.append(item)
             continue
-        spent = None
-        if cast.marks and all(m in TABLET_MARKS for m in cast.marks):
-            params = {"hash": secret_hash, "ours": ours, "candidates": len(cast.marks)}
-            if cast.kiosk_round is not None:
-                params["kiosk_round"] = cast.kiosk_round
-            spent = session.execute(_SPEND[cast.kiosk_round is not None], params).scalar()
-        if spent is None:
-            refusal = _refusal(session, cast, secret_hash, ours)
-            if isinstance(refusal, UnknownBallot) and cast.tablet is not None:
-                if guesses is None:
-                    guesses = guessing.Guesses(session, [(c.tablet, c.address) for c in casts if c.tablet is not None])
-                refusal.delay = guesses.fail(session, cast.tablet, cast.address)  # recorded with the batch
-            outcomes.append(refusal)
+        cast, secret_hash, ours = item
+        round_id, spender = spent.get(secret_hash, (None, None))
+        if spender == ours:  # this cast spent the token: it alone records a ballot (a twin retry is told so below)
+            del spent[secret_hash]
+            accepted.append((round_id, cast.marks))
+            per_round[round_id] = per_round.get(round_id, 0) + 1
+            outcomes.append(RECORDED)
             continue
-        accepted.append((spent, cast.marks))
-        per_round[spent] = per_round.get(spent, 0) + 1
-        outcomes.append(RECORDED)
+        refusal = _refusal(session, cast, secret_hash, ours)
+        if isinstance(refusal, UnknownBallot) and cast.tablet is not None:
+            if guesses is None:
+                guesses = guessing.Guesses(session, [(c.tablet, c.address) for c in casts if c.tablet is not None])
+            refusal.delay = guesses.fail(session, cast.tablet, cast.address)  # recorded with the batch
+        outcomes.append(refusal)
     if accepted:
         ballot_box.seal_casts(session, accepted)
-        # content-free and untimed: the log says how many ballots were cast in a round, nothing else
+        # content-free and untimed: the log says how many ballots a batch cast in a round, nothing else (one entry
+        # a batch: what a batch holds is no secret from the database, whose transaction ids group it anyway)
         for round_id, count in sorted(per_round.items()):
             audit.record(session, actor="kiosk", action="ballot.cast", subject=f"round:{round_id}", timed=False,
-                         count=count)
+                         details={"ballots": count})
     return outcomes
 
 

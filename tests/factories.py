@@ -321,3 +321,18 @@ def make_imported_result(session, world: World, *, document: Mapping | None = No
     session.add(imported)
     session.flush()
     return imported
+
+
+def logged_casts(session, round_id: int | None = None) -> int:
+    """How many tablet ballots the audit log says were cast (in one round, or in all): each batch of casts logs
+    one untimed entry per round that counts its ballots."""
+    import json
+
+    from sqlalchemy import select
+
+    from ballots.models import AuditEntry
+
+    query = select(AuditEntry.details).where(AuditEntry.action == "ballot.cast")
+    if round_id is not None:
+        query = query.where(AuditEntry.subject == f"round:{round_id}")
+    return sum(json.loads(details)["ballots"] for details in session.scalars(query))

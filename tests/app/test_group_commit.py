@@ -18,9 +18,9 @@ from app.kiosk.group_commit import GroupCommit
 from ballots import casting, tokens
 from ballots.db import make_engine, make_sessionmaker
 from ballots.errors import InvalidMarks
-from ballots.models import AuditEntry, SealedBallot, Token
+from ballots.models import SealedBallot, Token
 from tests.conftest import fresh
-from tests.factories import make_round
+from tests.factories import logged_casts, make_round
 
 CASTS = 8
 MARKS = b"\x01\x02\x03\x00"  # one mark a candidate of the world's commune
@@ -103,7 +103,7 @@ def _recorded(session) -> tuple[int, int, list[str]]:
     """Ballots (sealed, in the box), audit entries of casts, and every token's state, as committed."""
     fresh(session)
     return (session.scalar(select(func.count()).select_from(SealedBallot)),
-            session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "ballot.cast")),
+            logged_casts(session),
             list(session.scalars(select(Token.state).order_by(Token.id))))
 
 

@@ -17,7 +17,7 @@ from ballots.errors import (
     WrongRound,
 )
 from ballots.models import AuditEntry, Ballot, KioskFailure, SealedBallot, Token
-from tests.factories import make_round
+from tests.factories import logged_casts, make_round
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_a_cast_spends_the_token_and_stores_its_ballot_sealed(session, world):
     key = box.combine([box.parse_card(card) for card in built.cards()])
     assert box.unseal(key, built.id, sealed.sealed) == b"\x01\x02\x03\x00"
     entry = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
-    assert (entry.action, entry.at, entry.details) == ("ballot.cast", None, "{}")
+    assert (entry.action, entry.at, entry.details) == ("ballot.cast", None, '{"ballots":1}')
 
 
 def test_a_sealed_ballot_opens_under_no_other_round_and_with_no_other_key(session, world):
@@ -96,6 +96,27 @@ def test_another_submission_with_a_spent_token_is_refused(session, voting):
     _cast(session, codes[0], submission="first-0123456789")
     with pytest.raises(BallotAlreadyUsed):
         _cast(session, codes[0], submission="second-012345678")
+
+
+def test_one_batch_spends_each_token_once_whatever_else_it_holds(session, world):
+    # a batch is spent by one statement: the same code three times (a double tap's twin retry and another
+    # tablet's submission), a voided sheet, wrong marks and good casts beside them
+    built = make_round(session, world, until="open", issue=6, void=[5])
+    codes, marks = built.codes, b"\x01\x02\x03\x00"
+    batch = [casting.Cast(codes[0], marks, "twin-0123456789ab"), casting.Cast(codes[1], marks, "good-0123456789ab"),
+             casting.Cast(codes[0], marks, "twin-0123456789ab"), casting.Cast(codes[0], marks, "othr-0123456789ab"),
+             casting.Cast(codes[5], marks, "void-0123456789ab"), casting.Cast(codes[2], b"\x01\x02", "mrks-0123456789ab"),
+             casting.Cast(codes[3], marks, "good-0123456789ac", kiosk_round=built.id)]
+    outcomes = casting.cast_ballots(session, batch)
+    assert [o if isinstance(o, str) else type(o) for o in outcomes] == [
+        casting.RECORDED, casting.RECORDED, casting.ALREADY_RECORDED, BallotAlreadyUsed, BallotVoided, InvalidMarks,
+        casting.RECORDED]
+    assert session.scalar(select(func.count()).select_from(SealedBallot)) == 3
+    assert logged_casts(session, built.id) == 3
+    spent = session.execute(select(Token.secret_hash, Token.submission_hash).where(Token.state == "cast")).all()
+    assert sorted(spent) == sorted((tokens.hash_secret(built.secrets[i]), casting.submission_hash(s))
+                                   for i, s in ((0, "twin-0123456789ab"), (1, "good-0123456789ab"),
+                                                (3, "good-0123456789ac")))
 
 
 def test_refusals_say_which_and_write_nothing(session, world):

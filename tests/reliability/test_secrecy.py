@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import random
 import secrets as random_source
 import threading
@@ -24,7 +25,7 @@ from ballots import ballot_box, casting, tokens
 from ballots.db import make_sessionmaker
 from ballots.models import AuditEntry, Ballot, Round
 from tests.dumps import database_dump
-from tests.factories import add_members, build_world, make_round
+from tests.factories import add_members, build_world, logged_casts, make_round
 
 from .helpers import Gunicorn, init_instance, instance_sessions, module_database, post_json, quick_password_hashing
 
@@ -205,9 +206,9 @@ def test_the_ballot_table_holds_only_an_id_a_round_and_marks(voted, reader):
 
 def test_the_audit_log_says_a_ballot_was_cast_and_nothing_more(voted, reader):
     entries = reader.scalars(select(AuditEntry).where(AuditEntry.action == "ballot.cast")).all()
-    assert len(entries) == BALLOTS
-    assert {(e.at, e.actor, e.subject, e.details) for e in entries} == {
-        (None, "kiosk", f"round:{voted.round_id}", "{}")}
+    assert logged_casts(reader) == BALLOTS
+    assert {(e.at, e.actor, e.subject, tuple(json.loads(e.details))) for e in entries} == {
+        (None, "kiosk", f"round:{voted.round_id}", ("ballots",))}
 
 
 def test_the_opened_ballots_are_stored_in_no_relation_to_their_casting(voted, reader):
