@@ -146,6 +146,13 @@ class BoardForm(FlaskForm):
         description=_l("Leave empty for more than half of the board."))
 
 
+class DraftForm(NumbersForm, RuleSetForm, SettingsForm, BoardForm):
+    """The round page's one form: every part of a round in draft, saved together (an unsaved change in one part
+    is never lost by saving another). The candidate rows are parsed by the view: their number varies."""
+
+    title = StringField(_l("Title"), validators=[DataRequired(REQUIRED), Length(max=200)])
+
+
 class AccountForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(REQUIRED), Length(max=60)])
     display_name = StringField(_l("Display name"), validators=[DataRequired(REQUIRED), Length(max=120)])

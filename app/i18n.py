@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Flask, session
-from flask_babel import Babel, format_date, gettext, lazy_gettext as _l
+from flask_babel import Babel, format_date, format_datetime, gettext, lazy_gettext as _l
 
 from ballots.lifecycle import RoundState
 from ballots.results import DIGITS
-from ballots.rules import MORE_THAN_HALF, MORE_THAN_TWO_THIRDS, TWO_THIRDS_OR_MORE
+from ballots.rules import MORE_THAN_HALF, MORE_THAN_TWO_THIRDS, PRESETS, TWO_THIRDS_OR_MORE
 from ballots.tally import BAD_MARKS, CROSSED_OUT, EXTRA_WRITING, NOT_ISSUED, percent
 
 LANGUAGES = ("vi", "en")
@@ -62,8 +62,26 @@ PHASE_NAMES = {
 ROLE_NAMES = {"organizer": _l("Organizer"), "teller": _l("Teller"), "viewer": _l("Viewer")}
 
 
+# One way of writing a day on every Vietnamese screen, as Vietnamese documents write it (ballots.formats.day_text):
+# 30/06/2025, and a time before it: 14:05 30/06/2025. English keeps the format a template asks for.
+VI_DAY, VI_TIME = "dd/MM/yyyy", "HH:mm dd/MM/yyyy"
+
+
+def day_format(value, format=None, rebase=True):  # noqa: A002 (Flask-Babel's filter signature)
+    if select_locale() == "vi":
+        return format_date(value, VI_DAY)
+    return format_date(value, format, rebase) if format else format_date(value)
+
+
+def time_format(value, format=None, rebase=True):  # noqa: A002
+    if select_locale() == "vi":
+        return format_datetime(value, VI_TIME, rebase)
+    return format_datetime(value, format, rebase) if format else format_datetime(value)
+
+
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
+    app.jinja_env.filters.update(dateformat=day_format, datetimeformat=time_format)
 
     @app.context_processor
     def names():
@@ -79,7 +97,8 @@ def init_app(app: Flask) -> None:
             "base_name": lambda name: BASE_NAMES.get(name, name),
             "pct": percentage,
             "phase_name": lambda key: PHASE_NAMES.get(key, key),
-            "day": lambda iso: format_date(dt.date.fromisoformat(iso)) if iso else "",
+            "day": lambda iso: day_format(dt.date.fromisoformat(iso)) if iso else "",
+            "rule_set_title": lambda key: PRESETS[key].title if key in PRESETS else key,
             "marks_text": lambda marks: marks.translate(DIGITS).decode(),
         }
 

@@ -26,7 +26,7 @@ from .errors import (
 from .fields import clean
 from .formats import day_text
 from .lifecycle import SEALED, RoundState
-from .models import Committee, CommitteeFormer, CommitteeOrigin, Conference, Membership, Person, Round
+from .models import Candidate, Committee, CommitteeFormer, CommitteeOrigin, Conference, Membership, Person, Round
 
 
 def get_committee(session: Session, committee_id: int) -> Committee:
@@ -357,13 +357,36 @@ def update_member(session: Session, seat: Membership, *, full_name: str, post: s
                  details={"person": seat.person_id, "name": seat.person.full_name, "post": seat.post})
 
 
-def remove_member(session: Session, seat: Membership, *, actor: str) -> None:
-    """Unseat a member. Raises CommitteeClosed: a committee that no longer exists keeps its members as history."""
+def remove_member(session: Session, seat: Membership, *, actor: str) -> list[Round]:
+    """Unseat a member, and take them off the candidate list of the committee's rounds still in draft (a round
+    rates the committee's members; once ballots are issued the printed list stands). Returns those rounds, for the
+    organizer to be told. Raises CommitteeClosed: a committee that no longer exists keeps its members as history."""
     _refuse_closed(seat.committee)
     audit.record(session, actor=actor, action="member.remove", subject=f"committee:{seat.committee_id}",
                  details={"person": seat.person_id, "name": seat.person.full_name})
+    drafts = list(session.scalars(
+        select(Round).join(Conference).join(Candidate, Candidate.round_id == Round.id)
+        .where(Conference.committee_id == seat.committee_id, Round.state == RoundState.DRAFT,
+               Candidate.person_id == seat.person_id).order_by(Round.id)))
+    for round_ in drafts:
+        _drop_candidate(session, round_, seat.person_id, actor=actor)
     session.delete(seat)
     session.flush()
+    return drafts
+
+
+def _drop_candidate(session: Session, round_: Round, person_id: int, *, actor: str) -> None:
+    """Take one person off a draft round's ballot; those after them move up one place."""
+    leaving = next(c for c in round_.candidates if c.person_id == person_id)
+    round_.candidates.remove(leaving)
+    session.flush()
+    for candidate in round_.candidates:  # in ballot order: each moves into the place just freed
+        if candidate.position > leaving.position:
+            candidate.position -= 1
+            session.flush()
+    audit.record(session, actor=actor, action="round.candidates", subject=f"round:{round_.id}",
+                 details={"candidates": [[c.person_id, c.post] for c in round_.candidates],
+                          "removed_from_committee": person_id})
 
 
 def move_member(session: Session, seat: Membership, *, offset: int, actor: str) -> None:

@@ -41,6 +41,11 @@ class RoundNotDraft(Conflict):
     message = N_("This round is no longer in draft; its settings and lists can no longer change.")
 
 
+class ConferencePrinted(Conflict):
+    message = N_("The ballots of “%(title)s” are already issued: the conference's name, date and place are printed "
+                 "on them and on the minutes, so the conference can no longer be changed or deleted.")
+
+
 class TooManyPlaces(InvalidInput):
     message = N_(
         "%(name)s would be rated in %(count)s places, more than the %(limit)s places the rule set allows."

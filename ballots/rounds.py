@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,7 +18,16 @@ from .authority import has_role
 from .fields import clean
 from .formats import day_text
 from .lifecycle import RoundState, require_state
-from .errors import N_, CandidateOnBoard, CommitteeClosed, InvalidInput, NotFound, RoundNotDraft, TooManyPlaces
+from .errors import (
+    N_,
+    CandidateOnBoard,
+    CommitteeClosed,
+    ConferencePrinted,
+    InvalidInput,
+    NotFound,
+    RoundNotDraft,
+    TooManyPlaces,
+)
 from .models import Account, BoardMember, Candidate, Committee, Conference, Person, Round
 
 def create_conference(
@@ -34,6 +44,59 @@ def create_conference(
                  details={"committee": committee.id, "name": conference.name, "held_on": held_on.isoformat(),
                           "term": term})
     return conference
+
+
+def _require_conference_draft(conference: Conference) -> None:
+    """A conference's name, date and place are printed on its ballots and minutes: they change (or the conference
+    goes) only while every round of it is in draft. Raises ConferencePrinted naming the first round past draft."""
+    for round_ in conference.rounds:
+        if not round_.is_draft:
+            raise ConferencePrinted(title=round_.title)
+
+
+def update_conference(
+    session: Session, conference: Conference, *, name: str, held_on: dt.date, place: str, term: str, actor: str
+) -> None:
+    """Correct a conference's name, date, place or term while its rounds are all in draft.
+
+    Raises ConferencePrinted, InvalidInput (empty name or term), TooManyPlaces (a new term where a candidate is
+    already rated in as many places as a round's rule set allows)."""
+    _require_conference_draft(conference)
+    name, term = clean(name, N_("Name"), 200), clean(term, N_("Term"), 20)
+    if term != conference.term:  # places per person are counted within one term
+        conference.term = term
+        session.flush()
+        for round_ in conference.rounds:
+            _check_places(session, round_, [c.person_id for c in round_.candidates], round_.places_limit)
+    conference.name, conference.held_on, conference.place = name, held_on, (place or "").strip()[:200]
+    session.flush()
+    audit.record(session, actor=actor, action="conference.update", subject=f"conference:{conference.id}",
+                 details={"name": name, "held_on": held_on.isoformat(), "place": conference.place, "term": term})
+
+
+def delete_conference(session: Session, conference: Conference, *, actor: str) -> int:
+    """Delete a conference and its rounds, all of them still in draft (nothing issued, nothing printed).
+    Returns the number of rounds deleted. Raises ConferencePrinted."""
+    _require_conference_draft(conference)
+    rounds_ = list(conference.rounds)
+    audit.record(session, actor=actor, action="conference.delete", subject=f"conference:{conference.id}",
+                 details={"name": conference.name, "rounds": [r.id for r in rounds_]})
+    for round_ in rounds_:
+        session.delete(round_)  # its candidates and board go with it (cascade)
+    session.flush()
+    session.delete(conference)
+    session.flush()
+    return len(rounds_)
+
+
+def delete_round(session: Session, round_: Round, *, actor: str) -> None:
+    """Delete a round in draft with its candidates and board. Raises RoundNotDraft: once ballots are issued the
+    round is part of the record."""
+    _require_draft(round_)
+    audit.record(session, actor=actor, action="round.delete", subject=f"round:{round_.id}",
+                 details={"conference": round_.conference_id, "title": round_.title})
+    session.delete(round_)
+    session.flush()
 
 
 def get_round(session: Session, round_id: int) -> Round:
@@ -203,3 +266,54 @@ def set_board(
     session.flush()
     audit.record(session, actor=actor, action="round.board", subject=f"round:{round_.id}",
                  details={"accounts": sorted(a.id for a in accounts), "approvals_required": approvals_required})
+
+
+@dataclass(frozen=True)
+class Draft:
+    """Everything the round page's one form holds: what `save_draft` makes the round's draft."""
+
+    title: str
+    convened: int
+    present: int
+    spares: int
+    rule_set: str
+    settings: dict
+    candidates: Sequence[tuple[int, str]]
+    board: Sequence[int]
+    approvals_required: int | None
+
+
+def save_draft(session: Session, round_: Round, draft: Draft, *, actor: str) -> bool:
+    """Make the round's draft what the organizer's one form holds, as one change: title, numbers, rule set (a new
+    one resets the settings to its values, so the submitted settings are then ignored), settings, candidates and
+    counting board. Only what changed is applied and audited. Returns whether the rule set was switched.
+
+    Raises RoundNotDraft, InvalidInput, TooManyPlaces, CandidateOnBoard; the caller rolls back on any of them, so
+    a refused save changes nothing.
+    """
+    _require_draft(round_)
+    title = clean(draft.title, N_("Title"), 200)
+    if title != round_.title:
+        audit.record(session, actor=actor, action="round.title", subject=f"round:{round_.id}",
+                     details={"title": title, "was": round_.title})
+        round_.title = title
+    if (draft.convened, draft.present, draft.spares) != (round_.convened, round_.present, round_.spares):
+        set_numbers(session, round_, convened=draft.convened, present=draft.present, spares=draft.spares, actor=actor)
+    switched = draft.rule_set != round_.rule_set
+    # a board that changes is emptied first and named again once the candidates are set, so that it is checked
+    # against the new list (a person taken off the board and put on the ballot in one save is not refused)
+    new_board = sorted(set(draft.board))
+    board_changes = (new_board != sorted(m.account_id for m in round_.board)
+                     or draft.approvals_required != round_.approvals_required)
+    if board_changes:
+        round_.board.clear()
+        session.flush()
+    if [(c.person_id, c.post) for c in round_.candidates] != list(draft.candidates):
+        set_candidates(session, round_, draft.candidates, actor=actor)
+    if switched:
+        choose_rule_set(session, round_, draft.rule_set, actor=actor)
+    elif rules.rule_set_of(round_).with_settings(**draft.settings).settings() != rules.rule_set_of(round_).settings():
+        override_settings(session, round_, actor=actor, **draft.settings)
+    if board_changes:
+        set_board(session, round_, new_board, approvals_required=draft.approvals_required, actor=actor)
+    return switched

@@ -196,8 +196,12 @@ def remove_member(seat_id: int):
     db = get_db()
     seat = db.get(Membership, seat_id)
     committee_id = seat.committee_id
-    committees.remove_member(db, seat, actor=_actor())
+    name = seat.person.full_name
+    drafts = committees.remove_member(db, seat, actor=_actor())
     flash(_("Member removed."), "success")
+    if drafts:  # never silently: the organizer learns which ballots changed
+        flash(_("%(name)s was also taken off the candidate list of the rounds in draft: %(rounds)s.", name=name,
+                rounds="; ".join(r.title for r in drafts)), "warning")
     return redirect(url_for("organize.committee", committee_id=committee_id), 303)
 
 

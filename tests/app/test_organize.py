@@ -1,6 +1,7 @@
 """The organizer's screens, tried as a new user would: tree, members, roster import, conference, round in draft."""
 
 import io
+from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import select
@@ -164,6 +165,46 @@ def _new_round(client, world, **data):
         "convened": "30", "present": "28", **data})
 
 
+class _FormReader(HTMLParser):
+    """What a browser would send for the form with id `form_id`, as {name: [values]}."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self.form_id, self.inside, self.select, self.fields = form_id, False, None, {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.inside = attrs.get("id") == self.form_id
+        elif self.inside and tag == "input" and "name" in attrs:
+            if attrs.get("type") in ("checkbox", "radio") and "checked" not in attrs:
+                return
+            self.fields.setdefault(attrs["name"], []).append(attrs.get("value", "on"))
+        elif self.inside and tag == "select":
+            self.select = attrs["name"]
+        elif self.inside and tag == "option" and self.select and "selected" in attrs:
+            self.fields.setdefault(self.select, []).append(attrs["value"])
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self.select = None
+
+
+def draft_form(client, round_id: int, **changes) -> dict:
+    """The round page's one form as the browser shows it, with `changes` made (a list for several values)."""
+    reader = _FormReader("draft")
+    reader.feed(client.get(f"/rounds/{round_id}").get_data(as_text=True))
+    data = {name: values if len(values) > 1 else values[0] for name, values in reader.fields.items()}
+    for name, value in changes.items():
+        if value is None:
+            data.pop(name, None)
+        else:
+            data[name] = value
+    return data
+
+
 def test_creating_a_round_in_draft_with_candidates_board_and_rule_set(login_as, session, world):
     client = login_as("organizer")
     response = _new_round(client, world)
@@ -173,15 +214,13 @@ def test_creating_a_round_in_draft_with_candidates_board_and_rule_set(login_as, 
     assert "Nguyễn Văn Hùng" in page and "Dự thảo" in page
 
     lan, hung = world.people["Trần Thị Lan"], world.people["Nguyễn Văn Hùng"]
-    response = client.submit(f"/rounds/{round_id}", f"/rounds/{round_id}/candidates", data={
-        "person": [str(hung.id), str(lan.id)],
-        f"include-{hung.id}": "1", f"order-{hung.id}": "2", f"post-{hung.id}": "Bí thư Đảng ủy",
-        f"include-{lan.id}": "1", f"order-{lan.id}": "1", f"post-{lan.id}": "Phó Bí thư Đảng ủy"})
-    assert response.status_code == 303
-    response = client.submit(f"/rounds/{round_id}", f"/rounds/{round_id}/board",
-                             data={"tellers": [str(world.accounts["teller"].id), str(world.accounts["teller2"].id)]})
-    assert response.status_code == 303
-    response = client.submit(f"/rounds/{round_id}", f"/rounds/{round_id}/rule-set", data={"rule_set": "qd262-2014"})
+    others = [p.id for name, p in world.people.items() if name in ("Lê Đức Thắng", "Phạm Thị Hương")]
+    # one save: candidates, board and rule set together
+    response = client.post(f"/rounds/{round_id}", data=draft_form(
+        client, round_id, **{f"order-{hung.id}": "2", f"post-{hung.id}": "Bí thư Đảng ủy",
+                             f"order-{lan.id}": "1", f"post-{lan.id}": "Phó Bí thư Đảng ủy"},
+        **{f"include-{pid}": None for pid in others},
+        tellers=[str(world.accounts["teller"].id), str(world.accounts["teller2"].id)], rule_set="qd262-2014"))
     assert response.status_code == 303
 
     session.rollback()
@@ -195,10 +234,10 @@ def test_creating_a_round_in_draft_with_candidates_board_and_rule_set(login_as, 
 def test_settings_can_be_overridden_in_draft(login_as, session, world):
     client = login_as("organizer")
     round_id = int(_new_round(client, world).headers["Location"].rsplit("/", 1)[1])
-    response = client.submit(f"/rounds/{round_id}", f"/rounds/{round_id}/settings", data={
+    response = client.post(f"/rounds/{round_id}", data=draft_form(client, round_id, **{
         "base": "issued", "invalid_mark_policy": "row", "extra_writing_policy": "void", "places_limit": "",
         "paper_entries": "3", "audience": ["committee", "upper", "candidate"], "publisher": "organizer",
-        "consequence-more_than_half": "Xem xét cho thôi giữ chức vụ"})
+        "consequence-more_than_half": "Xem xét cho thôi giữ chức vụ", "consequence-two_thirds_or_more": ""}))
     assert response.status_code == 303
     session.rollback()
     round_ = session.get(Round, round_id)
@@ -206,6 +245,8 @@ def test_settings_can_be_overridden_in_draft(login_as, session, world):
         "issued", "row", None, 3)
     assert round_.audience == ["committee", "upper", "candidate"] and round_.publisher == "organizer"
     assert round_.consequences == {"more_than_half": "Xem xét cho thôi giữ chức vụ"}
+    entries = session.scalars(select(AuditEntry.action).where(AuditEntry.subject == f"round:{round_id}")).all()
+    assert entries.count("round.settings") == 1 and "round.numbers" not in entries  # only what changed
 
 
 @pytest.mark.parametrize("data", [
@@ -221,11 +262,28 @@ def test_bad_settings_are_refused_with_400_and_nothing_changes(login_as, session
     round_id = int(_new_round(client, world).headers["Location"].rsplit("/", 1)[1])
     good = {"base": "collected", "invalid_mark_policy": "ballot", "extra_writing_policy": "ignore",
             "places_limit": "2", "paper_entries": "2", "audience": ["committee", "upper"], "publisher": "board"}
-    assert client.submit(f"/rounds/{round_id}", f"/rounds/{round_id}/settings", data=good).status_code == 303
-    response = client.submit(f"/rounds/{round_id}", f"/rounds/{round_id}/settings", data={**good, **data})
+    assert client.post(f"/rounds/{round_id}", data=draft_form(client, round_id, **good)).status_code == 303
+    # the title typed in the same submission is not saved either: the whole draft is one change
+    response = client.post(f"/rounds/{round_id}", data=draft_form(client, round_id, **{**good, **data, "title": "Đổi tên"}))
     assert response.status_code == 400
     session.rollback()
     assert session.get(Round, round_id).base == "collected"
+    assert session.get(Round, round_id).title != "Đổi tên"
+
+
+def test_a_refused_save_keeps_everything_typed_in_every_part(login_as, session, world):
+    client = login_as("organizer")
+    round_id = int(_new_round(client, world).headers["Location"].rsplit("/", 1)[1])
+    hung = world.people["Nguyễn Văn Hùng"]
+    response = client.post(f"/rounds/{round_id}", data=draft_form(
+        client, round_id, title="Tên mới của đợt", convened="20", present="25",
+        **{f"post-{hung.id}": "Bí thư (sửa)"}))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Số có mặt (25) không được lớn hơn số được triệu tập (20)." in page
+    assert 'value="Tên mới của đợt"' in page and 'value="Bí thư (sửa)"' in page and 'value="25"' in page
+    session.rollback()
+    assert session.get(Round, round_id).present == 28
 
 
 def test_a_person_on_too_many_places_is_refused_with_a_clear_message(login_as, session, world):
@@ -260,9 +318,11 @@ def test_a_round_that_left_draft_refuses_changes_with_409(login_as, session, wor
     assert "không còn là dự thảo" in page
     from tests.conftest import csrf_from
 
-    response = client.post(f"/rounds/{round_id}/numbers",
-                           data={"csrf_token": csrf_from(client.get("/").get_data(as_text=True)),
-                                 "convened": "40", "present": "40", "spares": "0"})
+    response = client.post(f"/rounds/{round_id}",
+                           data={"csrf_token": csrf_from(client.get("/").get_data(as_text=True)), "title": "T",
+                                 "convened": "40", "present": "40", "spares": "0", "rule_set": "qd96-2023",
+                                 "base": "collected", "invalid_mark_policy": "ballot", "extra_writing_policy": "ignore",
+                                 "paper_entries": "2", "audience": ["committee"], "publisher": "board"})
     assert response.status_code == 409
     session.rollback()
     assert session.get(Round, round_id).convened == 30

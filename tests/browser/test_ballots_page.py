@@ -29,6 +29,10 @@ def test_a_teller_issues_ballots_with_a_progress_bar_and_gets_the_pdf(page: Page
     expect(page.locator("#accounting")).to_contain_text("còn được phát thêm 123 phiếu")
     check_layout(page)
 
+    # a draft round: nothing to void yet, voting cannot be opened
+    expect(page.locator("#voting")).to_contain_text("Hãy phát phiếu trước")
+    expect(page.locator("#void")).to_have_count(0)
+    page.evaluate("window.notReloaded = true")  # gone if the page reloads instead of bringing itself up to date
     page.get_by_label("Số phiếu").fill("120")
     # the progress text may pass too quickly to poll for: record every text it shows
     page.evaluate("""() => {
@@ -47,9 +51,16 @@ def test_a_teller_issues_ballots_with_a_progress_bar_and_gets_the_pdf(page: Page
     seen = page.evaluate("window.progressSeen")
     assert any("trên 120 phiếu" in text for text in seen), seen
     expect(page.locator("progress")).to_have_attribute("value", "120")
-    # the page reloads itself with the new numbers
-    expect(page.locator("#accounting")).to_contain_text("còn được phát thêm 3 phiếu", timeout=10_000)
+    # the page brings itself up to date in place: state, numbers, "open voting", the batch, the void form; the
+    # message under the bar stays
+    expect(page.locator(".heading .state")).to_have_text("Đã phát phiếu, chưa mở bỏ phiếu")
+    expect(page.get_by_role("button", name="Mở bỏ phiếu")).to_be_visible()
+    expect(page.locator("#accounting")).to_contain_text("còn được phát thêm 3 phiếu")
+    expect(page.locator("#accounting [data-field=issued]")).to_have_text("120")
     expect(page.locator("#batches")).to_contain_text("120")
+    expect(page.locator("#void")).to_be_visible()
+    expect(page.locator(".progress-text")).to_contain_text("Đã in xong")
+    assert page.evaluate("window.notReloaded") is True
     check_layout(page)
     shots.take("ballots")
 

@@ -79,7 +79,9 @@
           document.body.appendChild(link);
           link.click();
           text.textContent = form.dataset.done;
-          window.setTimeout(function () { window.location.reload(); }, 4000);
+          button.disabled = false;
+          // the state, the numbers, "open voting" and the batch list follow at once; the message stays
+          window.TrustVote.refreshPage(["issue"]);
         });
       }
       return pump();
