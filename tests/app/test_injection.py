@@ -101,8 +101,9 @@ def workbook_cells(data: bytes) -> list:
     return [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row]
 
 
-def csv_cells(data: bytes) -> list[str]:
-    return [cell for row in csv.reader(io.StringIO(data.decode("utf-8-sig"))) for cell in row]
+def csv_cells(data: bytes, delimiter: str = ";") -> list[str]:
+    """The cells of the app's CSV (the README's dialect: ";" between fields), or of Calc's CSV (",")."""
+    return [cell for row in csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=delimiter) for cell in row]
 
 
 def assert_plain_text(cells: list, texts: list[str], *, apostrophe: bool, where: str) -> None:
@@ -144,13 +145,14 @@ def test_every_spreadsheet_holds_the_planted_names_as_text_read_with_openpyxl(lo
 
 def libreoffice(files: dict[str, bytes], folder: Path, to: str) -> dict[str, bytes]:
     """The files converted by LibreOffice headless (`soffice --headless --convert-to`), as a person opening them
-    in Calc would get them: CSV read as UTF-8 with commas, its formulas evaluated as Calc does by default."""
+    in Calc would get them: CSV read as UTF-8 with ";" (the app's dialect), its formulas evaluated as Calc does
+    by default; a workbook saved as CSV with commas."""
     source = folder / f"in-{to}"
     source.mkdir()
     for name, data in files.items():
         (source / name).write_bytes(data)
     target = folder / f"out-{to}"
-    command = [soffice(), f"-env:UserInstallation=file://{folder}/profile", "--headless", "--infilter=CSV:44,34,76,1",
+    command = [soffice(), f"-env:UserInstallation=file://{folder}/profile", "--headless", "--infilter=CSV:59,34,76,1",
                "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1" if to == "csv" else to,
                "--outdir", str(target), *sorted(str(source / name) for name in files)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
@@ -170,7 +172,7 @@ def test_every_spreadsheet_holds_the_planted_names_as_text_read_with_libreoffice
     csvs = {name: data for name, data in files.items() if name.endswith(".csv")}
     # each workbook as Calc shows it, saved as CSV: the texts as typed, nothing computed ("3" for =1+2)
     for name, data in libreoffice(workbooks, tmp_path, "csv").items():
-        assert_plain_text(csv_cells(data), expected_texts(name), apostrophe=False, where=f"{name} via Calc")
+        assert_plain_text(csv_cells(data, ","), expected_texts(name), apostrophe=False, where=f"{name} via Calc")
     # each CSV opened in Calc (which evaluates formulas in a CSV) and saved as a workbook: no formula
     for name, data in libreoffice(csvs, tmp_path, "xlsx").items():
         assert_plain_text(workbook_cells(data), expected_texts(name), apostrophe=True, where=f"{name} via Calc")
@@ -183,7 +185,7 @@ def test_the_checks_catch_a_live_formula(tmp_path):
     naive_xlsx = io.BytesIO()
     book.save(naive_xlsx)
     naive_csv = io.StringIO()
-    csv.writer(naive_csv).writerow(["=1+2", "+1"])
+    csv.writer(naive_csv, delimiter=";").writerow(["=1+2", "+1"])
     files = {"naive-0.xlsx": naive_xlsx.getvalue(), "naive-0.csv": naive_csv.getvalue().encode()}
     with pytest.raises(AssertionError):
         assert_plain_text(workbook_cells(files["naive-0.xlsx"]), ["=1+2"], apostrophe=False, where="naive")
@@ -207,7 +209,8 @@ def test_the_writer_keeps_any_text_as_text(text):
     assert cell.data_type == "s" and cell.value == text.replace("\x01", "\ufffd").replace("\r", "\n")
     assert number.value == 12
     assert empty.value is None and cell.quotePrefix == spreadsheets.looks_like_formula(text)
-    row = next(csv.reader(io.StringIO(spreadsheets.csv_file([[text, 12, None]]).decode("utf-8-sig")), strict=True))
+    row = next(csv.reader(io.StringIO(spreadsheets.csv_file([[text, 12, None]]).decode("utf-8-sig")), delimiter=";",
+                          strict=True))
     assert row == [("'" + text) if spreadsheets.looks_like_formula(text) else text, "12", ""]
 
 

@@ -128,9 +128,13 @@ def test_the_excel_and_csv_exports_read_back_with_exact_vietnamese(session, worl
     assert isinstance(first[3], int)
     text = exports.result_csv(doc)
     assert text.startswith("\ufeff".encode())
-    rows = list(csv.reader(io.StringIO(text.decode("utf-8-sig"))))
-    assert rows[0][0] == "Đảng ủy xã Yên Bình" and ["Số phiếu thu về", "4"] in rows
-    assert any(row[:2] == ["4", "Phạm Thị Hương"] and row[7] == "3" and row[8] == "75.00" for row in rows)
+    # one table: a heading, then a row per candidate repeating the round (the README's dialect: ";", "," decimals)
+    heading, *rows = csv.reader(io.StringIO(text.decode("utf-8-sig")), delimiter=";")
+    assert all(len(row) == len(heading) for row in rows) and len(rows) == 4
+    fourth = dict(zip(heading, rows[3], strict=True))
+    assert fourth["Cấp ủy"] == "Đảng ủy xã Yên Bình" and fourth["Số phiếu thu về"] == "4"
+    assert (fourth["Họ và tên"], fourth["Tín nhiệm thấp"], fourth["Tỷ lệ tín nhiệm thấp (%)"]) == (
+        "Phạm Thị Hương", "3", "75,00")
     workbook = load_workbook(io.BytesIO(exports.dashboard_workbook(
         "Huyện ủy Đông Anh", dashboard.rows(session, world.district, world.accounts["district_viewer"]))))
     cells = [row for row in workbook.active.iter_rows(values_only=True)]
