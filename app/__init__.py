@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # what a round's state allows, as the domain's lifecycle says it, for the pages that show it
     app.jinja_env.globals.update(has_closed=lifecycle.has_closed, is_sealed=lifecycle.is_sealed)
 
-    from . import auth, db, errors, i18n, kiosk, limits, security
+    from . import auth, db, errors, i18n, kiosk, limits, security, venue
 
     db.init_app(app)
     limits.init_app(app)  # first of the request hooks: an upload waits for its turn before anything reads it
@@ -85,4 +85,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(upper_bp, url_prefix="/results")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     kiosk.init_app(app)
+    venue.init_app(app)  # the venue checklist, the certificate's install page, the kiosk's report
     return app

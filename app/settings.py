@@ -16,7 +16,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ballots import signing
+from ballots import signing, venue
 
 SECRET_KEY_FILE = "secret_key"
 SIGNING_KEY_FILE = "signing_key.pem"
@@ -53,7 +53,7 @@ class Instance:
             instance_path=instance,
             # without TRUSTVOTE_DATABASE_URL, SQLite in the instance folder
             database_url=env.get("TRUSTVOTE_DATABASE_URL") or f"sqlite:///{instance / 'trustvote.db'}",
-            base_url=env.get("TRUSTVOTE_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+            base_url=(env.get("TRUSTVOTE_BASE_URL") or base_url_of_server(env)).rstrip("/"),
         )
 
     @property
@@ -93,6 +93,17 @@ class Settings(Instance):
             workers=int(env.get("TRUSTVOTE_WORKERS") or min(os.cpu_count() or 1, 4)),
             threads=int(env.get("TRUSTVOTE_THREADS") or 32),
         )
+
+
+def base_url_of_server(env: dict[str, str]) -> str:
+    """The address in the QR when TRUSTVOTE_BASE_URL is unset: how the server was started (`make run` and
+    `make venue` pass gunicorn's TRUSTVOTE_BIND, and TRUSTVOTE_CERTFILE when it serves HTTPS), so that
+    `PORT=8080 make run` prints :8080 and a server on 0.0.0.0 prints the laptop's address on the network."""
+    bind = env.get("TRUSTVOTE_BIND")
+    if not bind:
+        return "http://127.0.0.1:5000"
+    return venue.base_url_for(bind, https=bool(env.get("TRUSTVOTE_CERTFILE")),
+                              lan_address=env.get("TRUSTVOTE_VENUE_ADDRESS") or None)
 
 
 def _read_key(path: Path) -> str:

@@ -15,6 +15,7 @@ from ballots.errors import N_, InvalidInput
 
 from ..limits import gate
 from ..security import csrf
+from ..venue.public import after_vote_line
 from . import tablets
 from .openapi import document
 
@@ -68,7 +69,7 @@ def open_ballot():
     code, kiosk_round = _text(body, "code"), _round(body)
     view = tablets.open_ballot(code, kiosk_round)
     return jsonify(round=view.round_id, committee=view.committee, conference=view.conference, title=view.title,
-                   invalid_mark_policy=view.invalid_mark_policy,
+                   invalid_mark_policy=view.invalid_mark_policy, after_vote=after_vote_line(view.round_id),
                    candidates=[{"name": name, "post": post} for name, post in view.candidates])
 
 

@@ -83,6 +83,8 @@ def document() -> dict:
                            "round": {"type": "integer"}, "committee": {"type": "string"},
                            "conference": {"type": "string"}, "title": {"type": "string"},
                            "invalid_mark_policy": {"enum": ["ballot", "row"]},
+                           # what the delegate does with the paper sheet once the tablet ballot is recorded
+                           "after_vote": {"type": "string"},
                            "candidates": {"type": "array", "items": {
                                "type": "object", "required": ["name", "post"],
                                "properties": {"name": {"type": "string"}, "post": {"type": "string"}}}}}},

@@ -20,6 +20,7 @@ from ballots.db import reading
 from ..db import get_db
 from ..errors import DATABASE_RETRY_SECONDS, MESSAGES, is_outage
 from ..security import csrf
+from ..venue.public import after_vote_line
 from ..views import Refusal, attempt
 from . import tablets
 
@@ -88,4 +89,4 @@ def cast_form(round_id: int):
     if refusal:
         return _refused(round_id, refusal)
     return render_template("kiosk/recorded.html", round_id=round_id, outcome=outcome,
-                           reset_seconds=RESET_SECONDS)
+                           paper=after_vote_line(round_id), reset_seconds=RESET_SECONDS)

@@ -185,7 +185,7 @@ def expect_scan_screen_empty(page: Page, timeout: float = 10_000) -> None:
         expect(page.locator(screen)).to_be_hidden()
     expect(page.locator("#scan-error")).to_be_hidden()
     expect(page.get_by_label("Hoặc nhập mã in dưới mã QR")).to_have_value("")
-    assert page.locator(".choice, [aria-pressed=true], .summary").count() == 0
+    assert page.locator(".choice, main [aria-pressed=true], .summary").count() == 0
 
 
 def type_code(page: Page, code: str) -> None:
@@ -303,14 +303,14 @@ def test_delegates_vote_on_a_kiosk_tablet_with_the_camera_a_typed_code_and_a_ref
     assert page.evaluate("history.length") == 2
     page.go_back()
     assert page.url == "about:blank" or page.locator("#scan-screen").is_visible(), page.url
-    assert page.locator("[aria-pressed=true], .choice, .summary").count() == 0
+    assert page.locator("main [aria-pressed=true], .choice, .summary").count() == 0
     assert not any(name in page.content() for name in CANDIDATES)
     # Forward again: a fresh kiosk page, whose camera refuses the used sheet still in front of it.
     page.go_forward()
     expect(page.locator("#scan-screen")).to_be_visible()
     expect(page.locator("#scan-error")).to_have_text(USED)
     expect(page.locator("#ballot-screen")).to_be_hidden()
-    assert page.locator("[aria-pressed=true], .choice, .summary").count() == 0
+    assert page.locator("main [aria-pressed=true], .choice, .summary").count() == 0
     nothing_kept(page)
     assert documents and all(r.headers.get("cache-control") == "no-store" for r in documents), \
         [(r.url, r.headers.get("cache-control")) for r in documents]
@@ -328,7 +328,7 @@ def test_delegates_vote_on_a_kiosk_tablet_with_the_camera_a_typed_code_and_a_ref
     expect(page.locator("#scan-error")).to_have_text(USED)
     expect(page.locator("#scan-screen")).to_be_visible()
     expect(page.locator("#ballot-screen")).to_be_hidden()
-    assert page.locator("[aria-pressed=true], .choice, .summary").count() == 0
+    assert page.locator("main [aria-pressed=true], .choice, .summary").count() == 0
     nothing_kept(page)
 
     # In the database: two ballots, with the marks chosen, in ballot order.

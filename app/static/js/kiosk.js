@@ -21,6 +21,7 @@
   var headGeneric = headRound.textContent;
   var LEVELS = [["1", text.high], ["2", text.trust], ["3", text.low]];
   var current = null;      // {code, ballot, marks, submission} of the voter at the tablet, and nothing else
+  var paperLine = null;    // what the voter does with the paper sheet once recorded (the round's practice)
   var stream = null, scanning = false, busy = false, resetTimer = null;
   var generation = 0;      // one per voter: a retry still pending for the voter before is dropped
   // The QR the camera last acted on: while that sheet stays in view it is not read again (a voter's sheet left
@@ -28,10 +29,41 @@
   var handled = null, misses = 0;
   var FORGET_AFTER = 3;    // frames without any code
 
+  // A new screen: the others hidden, and the focus on its heading, so that a screen reader says what appeared
+  // (a USB barcode scanner still types into the code field: see the keydown handler below).
   function show(name) {
     Object.keys(screens).forEach(function (key) { screens[key].hidden = key !== name; });
     window.scrollTo(0, 0);
+    var heading = screens[name].querySelector("h1");
+    if (heading) {
+      heading.tabIndex = -1;
+      heading.focus({ preventScroll: true });
+    }
   }
+  var announcer = document.getElementById("kiosk-announce");
+  function announce(message) { announcer.textContent = message; }
+
+  // ---- the delegate's display settings: text size and high contrast, reset with everything else ----------------
+  var html = document.documentElement;
+  var display = document.getElementById("kiosk-display");
+  var sizeButtons = Array.prototype.slice.call(display.querySelectorAll("button[data-size]"));
+  var contrastButton = document.getElementById("kiosk-contrast");
+  function setSize(size) {
+    html.classList.remove("kiosk-size-2", "kiosk-size-3");
+    if (size !== "1") { html.classList.add("kiosk-size-" + size); }
+    sizeButtons.forEach(function (button) { button.setAttribute("aria-pressed", String(button.dataset.size === size)); });
+  }
+  function setContrast(on) {
+    html.classList.toggle("kiosk-contrast", on);
+    contrastButton.setAttribute("aria-pressed", String(on));
+  }
+  sizeButtons.forEach(function (button) {
+    button.addEventListener("click", function () { setSize(button.dataset.size); });
+  });
+  contrastButton.addEventListener("click", function () {
+    setContrast(contrastButton.getAttribute("aria-pressed") !== "true");
+  });
+  display.hidden = false;
   function el(tag, cls, content) {
     var node = document.createElement(tag);
     if (cls) { node.className = cls; }
@@ -93,6 +125,7 @@
       stopCamera();
       current = { code: code, ballot: answer.data, marks: answer.data.candidates.map(function () { return "0"; }),
                   submission: randomId() };
+      paperLine = answer.data.after_vote;
       input.value = "";
       if (!roundId) {
         headOrg.textContent = answer.data.committee + " · " + answer.data.conference;
@@ -117,6 +150,14 @@
     handled = found;
     openBallot(found, true);
   }
+  // A barcode scanner is a keyboard: on the scan screen, a character typed while the focus is elsewhere (on the
+  // heading a new screen focuses) goes into the code field, which the focus moves to before the key lands.
+  document.addEventListener("keydown", function (event) {
+    if (screens.scan.hidden || event.ctrlKey || event.altKey || event.metaKey || event.key.length !== 1) { return; }
+    var target = event.target;
+    if (target === input || (target.closest && target.closest("button, a, input, select, textarea"))) { return; }
+    input.focus();
+  });
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     if (input.value.trim()) { openBallot(input.value.trim()); }
@@ -130,7 +171,14 @@
     document.getElementById("camera").hidden = true;
   }
   // no camera, none allowed, or a page not in a secure context (plain HTTP): say so, and offer the code field
-  var cameraOff = el("p", "camera-off", text.camera_off);
+  // Outside a secure context (the venue's certificate not installed on this tablet) the page says what to do.
+  var cameraOff = el("p", "camera-off", window.isSecureContext ? text.camera_off : text.camera_insecure);
+  if (!window.isSecureContext) {
+    var install = el("a", "", text.install);
+    install.href = root.dataset.installUrl;
+    cameraOff.appendChild(document.createTextNode(" "));
+    cameraOff.appendChild(install);
+  }
   cameraOff.hidden = true;
   screens.scan.insertBefore(cameraOff, form);
   var BALLOT_OPEN = {};
@@ -206,6 +254,8 @@
           Array.prototype.forEach.call(choices.children, function (other, i) {
             other.setAttribute("aria-pressed", String(current.marks[index] === LEVELS[i][0]));
           });
+          announce(current.marks[index] === "0" ? text.unmarked_name.replace("{name}", candidate.name)
+            : text.marked_name.replace("{name}", candidate.name).replace("{level}", level[1]));
         });
         choices.appendChild(button);
       });
@@ -294,6 +344,9 @@
     screens.ballot.textContent = "";
     screens.confirm.textContent = "";
     document.getElementById("recorded-text").textContent = message;
+    // the paper sheet of a ballot cast here must not reach the box: the board's practice, from the round
+    document.getElementById("recorded-paper").textContent = paperLine || "";
+    paperLine = null;
     show("recorded");
     resetTimer = window.setTimeout(reset, Number(root.dataset.reset) * 1000);
   }
@@ -310,6 +363,11 @@
     scanError.hidden = true;
     scanError.textContent = "";
     document.getElementById("recorded-text").textContent = "";
+    document.getElementById("recorded-paper").textContent = "";
+    paperLine = null;
+    announce("");
+    setSize("1");
+    setContrast(false);
     input.value = "";
     if (!roundId) {
       headOrg.textContent = "";
@@ -320,7 +378,6 @@
   }
   function reset() {
     forget();
-    input.focus();
     startCamera();
   }
 

@@ -1,5 +1,5 @@
 """venue: the kiosk tablets seen at the venue (secure context, camera), and what a delegate does with the paper
-sheet after a tablet vote (a round setting)
+sheet after a tablet vote (a round setting), and when the venue's printer test page was read by a tablet
 
 Revision ID: 0009
 Revises: 0008
@@ -27,9 +27,11 @@ def upgrade() -> None:
     # a plain ADD COLUMN with a constant default on both engines: no copy of the table
     op.add_column('round', sa.Column('paper_after_tablet', sa.String(length=8), server_default='board',
                                      nullable=False))
+    op.add_column('round', sa.Column('printer_checked_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     # SQLite's own DROP COLUMN (3.35+): a batch copy of the table would trip over the triggers that name it
+    op.drop_column('round', 'printer_checked_at')
     op.drop_column('round', 'paper_after_tablet')
     op.drop_table('venue_tablet')
