@@ -115,7 +115,7 @@ def _require_authentic(session: Session, found: BallotBox) -> BallotBox:
 _box = BallotBox.__table__
 # built once: SQLAlchemy caches their compiled form (this runs once a batch of casts, the hot path)
 _BOXES = select(BallotBox).where(BallotBox.round_id.in_(bindparam("rounds", expanding=True)))
-_INSERT_SEALED = insert(SealedBallot.__table__)
+_INSERT_SEALED = insert(SealedBallot.__table__).returning(SealedBallot.__table__.c.id)
 _INSERT_OPENED = insert(Ballot.__table__)
 
 
@@ -126,9 +126,11 @@ def seal_casts(session: Session, casts: Sequence[tuple[int, bytes]]) -> None:
     only in a round that has a box (casting's spending statement says so), so every cast here has one."""
     boxes = {found.round_id: _require_authentic(session, found) for found in session.scalars(
         _BOXES, {"rounds": sorted({round_id for round_id, _ in casts})})}
+    # RETURNING makes SQLAlchemy send the rows as one multi-row INSERT ("insertmanyvalues", its compiled form
+    # cached) rather than an executemany, which PostgreSQL's driver sends as a statement a row
     session.execute(_INSERT_SEALED, [{"id": random_source.token_bytes(16), "round_id": round_id,
                                       "sealed": box.seal(boxes[round_id].public_key, round_id, marks)}
-                                     for round_id, marks in casts])
+                                     for round_id, marks in casts]).all()
 
 
 def _cast_tokens(session: Session, round_: Round) -> int:
