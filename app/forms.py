@@ -10,6 +10,7 @@ from wtforms import (
     DateField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -115,6 +116,7 @@ class RuleSetForm(FlaskForm):
 BASE_CHOICES = [("collected", _l("Ballots collected")), ("issued", _l("Ballots issued")),
                 ("convened", _l("Number convened"))]
 PUBLISHER_CHOICES = [("board", _l("The counting board")), ("organizer", _l("The committee's organizers"))]
+SCAN_RETENTION_CHOICES = [("delete", _l("Deleted")), ("archive", _l("Archived in the instance folder"))]
 INVALID_MARK_CHOICES = [("ballot", _l("The whole ballot is invalid")), ("row", _l("Only that row is invalid"))]
 EXTRA_WRITING_CHOICES = [("void", _l("Voids the ballot")), ("ignore", _l("Is ignored"))]
 AUDIENCE_CHOICES = [("committee", _l("The committee itself")), ("upper", _l("The direct upper-level committee")),
@@ -137,6 +139,10 @@ class SettingsForm(FlaskForm):
     audience = MultiCheckboxField(_l("Published to"), choices=options(AUDIENCE_CHOICES),
                                   validators=[DataRequired(_l("Choose at least one group."))])
     publisher = SelectField(_l("Who publishes the result"), choices=options(PUBLISHER_CHOICES))
+    machine_entries = SelectField(_l("Tellers confirming each scanned paper ballot"), coerce=int,
+                                  choices=options([(1, "1"), (2, "2")]),
+                                  description=_l("Besides the scanner's reading, which never counts alone."))
+    scan_retention = SelectField(_l("Scanned images at the seal"), choices=options(SCAN_RETENTION_CHOICES))
 
 
 class BoardForm(FlaskForm):
@@ -164,9 +170,14 @@ class AccountForm(FlaskForm):
 
 
 class GrantForm(FlaskForm):
-    committee_id = SelectField(_l("Committee"), coerce=int, validators=[InputRequired(REQUIRED)])
-    role = SelectField(_l("Role"), choices=options([("organizer", _l("Organizer")), ("teller", _l("Teller")),
-                                                    ("viewer", _l("Viewer"))]))
+    """Nothing chosen beforehand: one careless click must not make someone the organizer of a whole province."""
+
+    committee_id = RadioField(_l("Committee"), coerce=int, validate_choice=False,
+                              validators=[InputRequired(_l("Choose a committee from the list."))])
+    role = SelectField(_l("Role"), choices=options([("", _l("— choose a role —")), ("viewer", _l("Viewer")),
+                                                    ("teller", _l("Teller")), ("organizer", _l("Organizer"))]),
+                       default="", validators=[DataRequired(_l("Choose a role."))],
+                       description=_l("An organizer's role reaches every committee below the one chosen."))
 
 
 class PasswordForm(FlaskForm):
@@ -202,6 +213,8 @@ class PaperEntryForm(FlaskForm):
     crossed_out = BooleanField(_l("A printed name is crossed out"))
     extra_writing = BooleanField(_l("Names or writing added to the sheet"))
     correct = BooleanField(_l("Correct my earlier entry of this sheet"))
+    # a second physical sheet with a code this teller already entered: only the teller holding it can tell
+    another_sheet = BooleanField(_l("This is another sheet with a code I have already entered (a duplicate)"))
 
     def validate(self, extra_validators=None) -> bool:
         if not super().validate(extra_validators):
@@ -242,3 +255,19 @@ class TrustedKeyForm(FlaskForm):
                         description=_l("For example: the laptop of Đảng ủy xã Tân Hòa's conference."))
     committee_id = SelectField(_l("May report results of this committee and those below it"), coerce=int,
                                validators=[InputRequired(REQUIRED)])
+
+
+class ScanReadingForm(FlaskForm):
+    """A teller's own reading of a scanned sheet, keyed beside its image (app.count.scans). For a page whose QR
+    the scanner could not read, also the code printed under it, or that it has none."""
+
+    code = StringField(_l("Ballot code"), validators=[Optional(), Length(max=200)],
+                       description=_l("Type the code printed under the sheet's QR, as you read it on the image."))
+    no_code = BooleanField(_l("The sheet has no readable code (not issued by this board)"))
+    marks = StringField(_l("Marks, one digit per candidate in ballot order"), validators=[Optional(), Length(max=200)],
+                        description=_l("1 high trust · 2 trust · 3 low trust · 0 no box ticked · 4 several boxes"))
+    crossed_out = BooleanField(_l("A printed name is crossed out"))
+    extra_writing = BooleanField(_l("Names or writing added to the sheet"))
+
+    def flaws(self) -> list[str]:
+        return [name for name in ("crossed_out", "extra_writing") if getattr(self, name).data]

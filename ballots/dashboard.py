@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from .accounting import has_quorum
 from .authority import EVERYTHING, reach
 from .committees import fold
-from .models import Account, Committee, CommitteeFormer, Conference, ImportedResult, ResultSummary, Round
+from .models import Account, Committee, CommitteeFormer, Conference, ImportedResult, Result, ResultSummary, Round
 
 # What the dashboard calls each state of a round (ballots.lifecycle), folded for a reader above it.
 PHASES = {"draft": "not_started", "issued": "not_started", "open": "open", "closed": "counting",
@@ -56,10 +56,16 @@ class Row:
     issued: int | None = None
     collected: int | None = None
     crossed: tuple[int, int, int] | None = None
+    # more sheets collected than issued ("14/11"): the board's written ruling on it ("" if the document has none)
+    anomaly_ruling: str | None = None
 
     @property
     def turnout(self) -> float | None:
         return self.collected / self.issued if self.issued else None
+
+    @property
+    def has_anomaly(self) -> bool:
+        return self.issued is not None and self.collected > self.issued
 
     @property
     def flagged(self) -> int:
@@ -190,9 +196,26 @@ def board(session: Session, committee: Committee, account: Account, *, scope: st
                          if shown else None))
     found += [row(cid, phase="not_started") for cid, node in nodes.items()
               if cid not in seen and node.closed_on is None and _existed_in(node, term)]
+    found = _with_rulings(session, found, {result.id: result for result in imported})
     in_scope = found if scope == "all" else [r for r in found if r.depth == 1]
     return Board(rows=in_scope, rollup=rollup(found), terms=terms, term=term,
                  levels=sorted({r.level for r in in_scope}, key=fold))
+
+
+def _with_rulings(session: Session, found: list[Row], imported: dict[int, ImportedResult]) -> list[Row]:
+    """The rows whose figures show more collected than issued, with the board's ruling that explains them: read from
+    the signed documents of those rows only (rare), never from every row's."""
+    odd = [r for r in found if r.has_anomaly]
+    if not odd:
+        return found
+    documents = dict(session.execute(select(Result.round_id, Result.document)
+                                     .where(Result.round_id.in_([r.round_id for r in odd if r.round_id]))).all())
+    documents |= {("imported", key): found_.document for key, found_ in imported.items()}
+    rulings = {}
+    for r in odd:
+        text = documents.get(r.round_id if r.round_id else ("imported", r.imported_id))
+        rulings[id(r)] = ((json.loads(text).get("rulings") or {}).get("anomaly") or "") if text else ""
+    return [replace(r, anomaly_ruling=rulings[id(r)]) if id(r) in rulings else r for r in found]
 
 
 @dataclass(eq=False)

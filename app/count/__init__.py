@@ -38,10 +38,13 @@ def _overview(round_, status=200, ruling_forms=None, anomaly_form=None, error=No
     document = result = None
     if lifecycle.is_counted(round_):
         document, result = sealing.current_document(db, round_)
-    queue = paper_entry.unsettled(states)
+    queue = paper_entry.for_the_board(states)
+    # entered by too few tellers: another teller enters them; the board has nothing to rule on yet
+    waiting = [s for s in paper_entry.unsettled(states) if s.status == paper_entry.INCOMPLETE]
     approved = sealing.approvers(db, round_)
     return render_template(
-        "count/round.html", round=round_, progress=progress, queue=queue, document=document, result=result,
+        "count/round.html", round=round_, progress=progress, queue=queue, waiting=waiting,
+        duplicates=paper_entry.duplicates(db, round_), document=document, result=result,
         box=ballot_box.box_of(db, round_), holders=_holders,
         ruling_forms=ruling_forms or {}, anomaly_form=anomaly_form or AnomalyForm(formdata=None),
         approved=approved, i_approved=current_user.account.display_name in approved,
@@ -68,21 +71,27 @@ def overview(round_id: int):
 def entry(round_id: int):
     """The teller's fast screen: scan or type the code, key one digit per candidate, Enter. Then the next sheet."""
     round_, form = g.round, PaperEntryForm()
-    status = 200
+    status, offer = 200, None
     if form.validate_on_submit():
         entered, refusal = attempt(lambda db: paper_entry.enter_sheet(
             db, round_, teller=current_user.account, code=None if form.no_code.data else form.code.data,
-            marks=form.marks.data, flaws=form.flaws(), correct=form.correct.data))
-        if refusal is None:
+            marks=form.marks.data, flaws=form.flaws(), correct=form.correct.data,
+            another_sheet=form.another_sheet.data))
+        if refusal is None and entered.outcome == paper_entry.ALREADY:
+            # nothing recorded: the teller says whether this is the same sheet again or another one with its code
+            offer = {"entered": entered, "code": form.code.data, "marks": form.marks.data, "flaws": form.flaws()}
+            form, status = PaperEntryForm(formdata=None), 409  # the next sheet can be scanned at once
+        elif refusal is None:
             kind, message = _entered_message(entered)
             flash(message, kind)
             return redirect(url_for("count.entry", round_id=round_.id), 303)
-        form.form_errors.append(refusal.message)
-        status = refusal.status
+        else:
+            form.form_errors.append(refusal.message)
+            status = refusal.status
     elif form.is_submitted():
         status = 400
     mine = paper_entry.entries_by(get_db(), round_, current_user.account)
-    return render_template("count/entry.html", round=round_, form=form, mine=mine), status
+    return render_template("count/entry.html", round=round_, form=form, mine=mine, offer=offer), status
 
 
 def _entered_message(entered: paper_entry.Entered) -> tuple[str, str]:
@@ -91,8 +100,8 @@ def _entered_message(entered: paper_entry.Entered) -> tuple[str, str]:
         if entered.set_aside == paper_entry.TABLET:
             return "warning", _("Duplicate: this ballot was already used on a tablet. Set the sheet aside; it is "
                                 "not counted.")
-        return "warning", _("Duplicate: you have already entered a sheet with this code. Set this sheet aside; it "
-                            "is not counted.")
+        return "warning", _("Duplicate: another sheet with the code of a sheet already entered. Set this sheet "
+                            "aside; it is not counted.")
     if "not_issued" in entered.flaws.split(","):
         head = _("Not issued by this counting board: collected and invalid.")
     else:
@@ -206,3 +215,6 @@ def ballot_export(round_id: int):
     if refusal:
         return _overview(g.round, refusal.status, error=refusal.message)
     return attachment(json.dumps(export, indent=1), f"phieu-niem-phong-dot-{round_id}.json", "application/json")
+
+
+from . import scans  # noqa: E402,F401  (the scanned ballots' pages, on this blueprint)
