@@ -6,7 +6,7 @@ PORT ?= 5000
 HOST ?= 127.0.0.1
 export TRUSTVOTE_INSTANCE ?= $(CURDIR)/instance
 
-.PHONY: run test install install-test translations messages screenshots bench clean
+.PHONY: run venue test install install-test translations messages screenshots bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +32,16 @@ messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -o app/translations/messages.pot --no-location --sort-output --width 120 .
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete --width 120
 
+# how the server is started is also the address the ballots' QR codes hold (app/settings.py), unless
+# TRUSTVOTE_BASE_URL says otherwise; plain HTTP beyond the loopback only with PLAIN_HTTP=1 (deploy/gunicorn.conf.py)
+run: export TRUSTVOTE_BIND = $(HOST):$(PORT)
+run: export TRUSTVOTE_PLAIN_HTTP = $(PLAIN_HTTP)
 run: install
 	$(BIN)/trustvote init
 	$(BIN)/trustvote demo --if-empty
 	@echo
 	@echo "  TrustVote is running on http://$(HOST):$(PORT)/  (stop with Ctrl+C)"
+	@echo "  ballots printed now hold $$($(BIN)/python -c 'from app.settings import Instance; print(Instance.from_env().base_url)') in their QR codes"
 	@echo "  instance folder: $(TRUSTVOTE_INSTANCE)"
 	@test -f "$(TRUSTVOTE_INSTANCE)/demo-ballots.pdf" && echo "  demo ballots, ready to print or scan: $(TRUSTVOTE_INSTANCE)/demo-ballots.pdf" || true
 	@test -f "$(TRUSTVOTE_INSTANCE)/demo-paper-ballots.pdf" && echo "  demo paper ballots to count (Thạch Bàn, log in as kiemphieu1 and kiemphieu3): $(TRUSTVOTE_INSTANCE)/demo-paper-ballots.pdf" || true
@@ -45,6 +50,15 @@ run: install
 	@echo "    (the province: its dashboard), xemhuyen / xemhuyen-demo-2025 (Huyện ủy Tân Phú of 2020-2025, ended) (viewers)"
 	@echo
 	TRUSTVOTE_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c deploy/gunicorn.conf.py 'app:create_app()'
+
+# The venue: HTTPS on the laptop's address on the Wi-Fi (found, or ADDRESS=192.168.1.10), with a certificate
+# authority of its own that the tablets install once from http://ADDRESS:8080/ (deploy/venue.py, README "At the venue")
+VENUE_PORT ?= 8443
+INSTALL_PORT ?= 8080
+venue: install
+	$(BIN)/trustvote init
+	$(BIN)/trustvote demo --if-empty
+	$(BIN)/python deploy/venue.py --port $(VENUE_PORT) --install-port $(INSTALL_PORT) $(if $(ADDRESS),--address $(ADDRESS))
 
 # two workers (pytest-xdist): the suite on SQLite and PostgreSQL, browser tests included, on a 2-core machine
 PYTEST_ARGS ?= -n 2

@@ -236,7 +236,9 @@ def _new_server(now: dt.datetime, address: str, ca: x509.Certificate, ca_key):
     if address != "127.0.0.1":
         names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))  # the laptop's own browser, too
     cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, address)]))
+            # no common name: verifiers that read a CN as a host name (OpenSSL) would check "192.168.1.10" against
+            # the authority's DNS constraints and refuse it; the names are the subject alternative names alone
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "TrustVote")]))
             .issuer_name(ca.subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + SERVER_LIFETIME)

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ballots import accounting, authority, casting, issuing, key_cards, lifecycle, printing
+from ballots import accounting, authority, casting, issuing, key_cards, lifecycle, printing, venue
 from ballots.models import IssueBatch, Round
 
 from ..access import holds, require_role
@@ -42,7 +42,14 @@ def _page(round_, status=200, issue_form=None, void_form=None, error=None):
                            void_form=void_form or VoidForm(formdata=None), batches=batches, error=error,
                            is_organizer=authority.has_role(current_user.account, "organizer", g.committee),
                            on_board=holds(current_user.account, "board", g.committee),
-                           can_issue=round_.state in lifecycle.ISSUING), status
+                           can_issue=round_.state in lifecycle.ISSUING, qr_check=qr_address_check()), status
+
+
+def qr_address_check() -> tuple[str, str | None]:
+    """The address every QR of the next batch will hold, and what is wrong with it for a venue (before a print
+    that cannot be redone): ballots.venue.qr_address_problem."""
+    base_url = current_app.config["TRUSTVOTE"].base_url
+    return base_url, venue.qr_address_problem(base_url, request.host_url.rstrip("/"))
 
 
 @bp.get("/rounds/<int:round_id>/ballots")
