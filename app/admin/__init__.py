@@ -4,7 +4,7 @@ waits for a second administrator (ballots.accounts)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -53,11 +53,26 @@ def _account_or_404(db, account_id: int) -> Account:
     return account
 
 
+PICKER_LIMIT = 300  # committees listed at once; a search narrows a province's thousands down
+
+
+def _picker(db, grant_form: GrantForm) -> tuple[list[tuple[int, str]], int, str]:
+    """The committees the grant form lists: those whose name or path matches the search (without case or
+    diacritics), the one already chosen always among them; and how many there are in all."""
+    search = request.args.get("q", "")[:100].strip()
+    everything = _committee_choices(db)
+    folded = committees.fold(search)
+    matching = [(cid, path) for cid, path in everything
+                if cid == grant_form.committee_id.data or folded in committees.fold(path)]
+    return matching[:PICKER_LIMIT], len(matching), search
+
+
 def _account_page(db, account: Account, status: int = 200, error: str | None = None, **forms):
     grant_form = forms.get("grant_form") or GrantForm(formdata=None)
-    grant_form.committee_id.choices = options(_committee_choices(db))
+    shown, matching, search = _picker(db, grant_form)
     failures, addresses = accounts.recent_failures(db, account)
-    return render_template("admin/account.html", account=account, grant_form=grant_form,
+    return render_template("admin/account.html", account=account, grant_form=grant_form, shown=shown,
+                           matching=matching, search=search,
                            password_form=forms.get("password_form") or PasswordForm(formdata=None),
                            path_of=committees.path_of, is_self=account.id == current_user.account.id,
                            waiting=accounts.waiting_password(db, account),
@@ -77,12 +92,14 @@ def grant(account_id: int):
     db = get_db()
     account = _account_or_404(db, account_id)
     form = GrantForm()
-    form.committee_id.choices = options(_committee_choices(db))
-    if not form.validate_on_submit():
+    valid = form.validate_on_submit()
+    committee = db.get(Committee, form.committee_id.data) if valid else None
+    if committee is None:
+        if valid:
+            form.committee_id.errors = [_("Choose a committee from the list.")]
         return _account_page(db, account, 400, grant_form=form)
     _done, refusal = attempt(lambda db: accounts.grant_role(
-        db, account=account, committee=db.get(Committee, form.committee_id.data), role=form.role.data,
-        actor=current_user.username))
+        db, account=account, committee=committee, role=form.role.data, actor=current_user.username))
     if refusal:
         form.form_errors.append(refusal.message)
         return _account_page(db, account, refusal.status, grant_form=form)

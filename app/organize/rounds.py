@@ -24,6 +24,7 @@ from ..forms import (
     ConferenceForm,
     ConfirmForm,
     DraftForm,
+    SCAN_RETENTION_CHOICES,
     RoundForm,
     options,
 )
@@ -31,7 +32,8 @@ from ..views import attempt, form_page
 from . import bp
 
 SETTING_LABELS = {"base": dict(BASE_CHOICES), "invalid_mark_policy": dict(INVALID_MARK_CHOICES),
-                  "publisher": dict(PUBLISHER_CHOICES), "audience": dict(AUDIENCE_CHOICES)}
+                  "publisher": dict(PUBLISHER_CHOICES), "audience": dict(AUDIENCE_CHOICES),
+                  "scan_retention": dict(SCAN_RETENTION_CHOICES)}
 
 
 @bp.route("/committees/<int:committee_id>/conferences/new", methods=["GET", "POST"])
@@ -137,7 +139,7 @@ def _draft_form(db, round_: Round, submitted: DraftForm | None = None) -> DraftF
     return form
 
 
-def _administrators(db) -> list[Account]:
+def administrators(db) -> list[Account]:
     """Who grants roles: the active administrators, named on the page where a role is missing."""
     return [a for a in db.scalars(select(Account).where(Account.is_admin.is_(True)).order_by(Account.display_name))
             if a.is_active_account]
@@ -149,7 +151,7 @@ def _render(round_: Round, status: int = 200, error: str | None = None, form: Dr
     return render_template(
         "organize/round.html", round=round_, form=_draft_form(db, round_, form), rows=rows,
         rule_set=rules.rule_set_of(round_), presets=rules.PRESETS, thresholds=rules.THRESHOLDS, error=error,
-        labels=SETTING_LABELS, administrators=_administrators(db), reach=authority.reach_of_round(
+        labels=SETTING_LABELS, administrators=administrators(db), reach=authority.reach_of_round(
             current_user.account, round_), on_board=authority.sits_on_board(current_user.account, round_),
         delete_form=ConfirmForm(formdata=None)), status
 
@@ -198,6 +200,7 @@ def round_save(round_id: int):
                 base=form.base.data, invalid_mark_policy=form.invalid_mark_policy.data,
                 extra_writing_policy=form.extra_writing_policy.data, places_limit=form.places_limit.data,
                 paper_entries=form.paper_entries.data, publisher=form.publisher.data, audience=form.audience.data,
+                machine_entries=form.machine_entries.data, scan_retention=form.scan_retention.data,
                 consequences=_consequences())), actor=current_user.username)
 
     switched, refusal = attempt(save)

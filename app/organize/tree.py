@@ -17,6 +17,7 @@ from ..forms import CarryOverForm, CloseForm, CommitteeForm, FormationForm, Impo
 from ..i18n import translate
 from ..views import XLSX, attachment, attempt, form_page
 from . import bp
+from .rounds import administrators
 
 
 def _actor() -> str:
@@ -44,7 +45,7 @@ def home():
     boards = db.scalars(select(Round).join(BoardMember).where(BoardMember.account_id == current_user.account.id)
                         .order_by(Round.id.desc())).all()
     return render_template("organize/home.html", roots=roots, children=_children_map(db, roots), other_roles=other,
-                           boards=boards)
+                           boards=boards, administrators=administrators(db))
 
 
 @bp.get("/committees/<int:committee_id>")
