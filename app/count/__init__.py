@@ -123,7 +123,10 @@ def rule(round_id: int, sheet: str):
                                                            marks=form.marks.data, flaws=form.flaws()))
     if refusal:
         form.form_errors.append(refusal.message)
-        return _overview(round_, refusal.status, ruling_forms={sheet: form})
+        # a conflict (the entries agree, or too few tellers entered the sheet) is about a sheet with no ruling form
+        # on the page: say it at the top
+        return _overview(round_, refusal.status, ruling_forms={sheet: form},
+                         error=refusal.message if refusal.status == 409 else None)
     flash(_("The board's ruling is recorded."), "success")
     return redirect(url_for("count.overview", round_id=round_.id) + "#queue", 303)
 
