@@ -210,7 +210,7 @@ def dashboard_workbook(parent: str, rows: list[Row], *, every_level: bool = Fals
         sheet.cell(number, 9).number_format = SHARE_FORMAT
         if row.held_on:
             sheet.cell(number, 4).number_format = DATE_FORMAT
-    fit_columns(sheet, overflowing=1)  # the title overflows to the right
+    fit_columns(sheet, overflowing=1, heading=2)  # the title overflows to the right
     sheet.freeze_panes = "B3"
     print_setup(sheet, title_rows=(2, 2), header=title)
     out = io.BytesIO()
@@ -238,7 +238,6 @@ def history_workbook(name: str, rows: list[Rated]) -> bytes:
     text_safe_append(sheet, HISTORY_HEADERS)
     for cell in sheet[4]:
         cell.font = font(bold=True)
-        cell.alignment = Alignment(vertical="bottom")
     for number, row in enumerate(rows, start=5):
         text_safe_append(sheet, [row.held_on, row.term, row.committee, row.parent, row.conference, row.title, row.post,
                       row.high, share(row.high, row.base), row.trust, share(row.trust, row.base), row.low,
@@ -247,7 +246,7 @@ def history_workbook(name: str, rows: list[Rated]) -> bytes:
         sheet.cell(number, 1).number_format = DATE_FORMAT
         for column in (9, 11, 13):
             sheet.cell(number, column).number_format = SHARE_FORMAT
-    fit_columns(sheet, overflowing=2)  # the two lines above the table overflow to the right
+    fit_columns(sheet, overflowing=2, heading=4)  # the two lines above the table overflow to the right
     sheet.freeze_panes = "D5"
     print_setup(sheet, title_rows=(4, 4), header=title)
     out = io.BytesIO()

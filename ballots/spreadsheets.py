@@ -147,12 +147,15 @@ def shown_text(cell) -> str:
     return str(value)
 
 
-def fit_columns(sheet, *, maximum: float = 48, padding: float = 2.0, overflowing: int = 0) -> None:
+def fit_columns(sheet, *, maximum: float = 48, padding: float = 2.0, overflowing: int = 0,
+                heading: int | None = None) -> None:
     """Every column as wide as its widest cell (its text in its font, plus `padding` for the cell's margins and a
     wider substitute font), at most `maximum`: a longer text wraps at word boundaries within the column. A cell
     merged over several columns gets the room it needs by widening the last column of its range. The first
-    `overflowing` rows (a title, which runs on over the empty cells to its right) are not measured. Call once
-    the sheet is complete."""
+    `overflowing` rows (a title, which runs on over the empty cells to its right) are not measured. The labels of
+    the row `heading` may take two lines (wrapped between words) where their column's values are narrower, so
+    that a table of short values under long labels fits a page at a readable size. Call once the sheet is
+    complete."""
     merged = {}
     for area in sheet.merged_cells.ranges:
         merged[(area.min_row, area.min_col)] = area
@@ -160,12 +163,18 @@ def fit_columns(sheet, *, maximum: float = 48, padding: float = 2.0, overflowing
             for column in range(area.min_col, area.max_col + 1):
                 merged.setdefault((row, column), None)
     widths: dict[int, float] = {}
-    spans = []
+    spans, labels = [], []
+    # a cell's font through its style's index: reading cell.font for each of 70,000 cells doubles the time
+    fonts = {index: (bool(f.b), f.sz or FONT_SIZE) for index, f in enumerate(sheet.parent._fonts)}
     for row in sheet.iter_rows(min_row=overflowing + 1):
         for cell in row:
             if cell.value is None:
                 continue
-            need = text_width(shown_text(cell), bold=bool(cell.font.b), size=cell.font.sz or FONT_SIZE) + padding
+            bold, size = fonts[cell._style.fontId if cell._style is not None else 0]
+            if cell.row == heading:
+                labels.append((cell, bold, size))
+                continue
+            need = text_width(shown_text(cell), bold=bold, size=size) + padding
             key = (cell.row, cell.column)
             area = merged.get(key, False)
             if area is False or (area is not None and area.min_col == area.max_col):
@@ -178,6 +187,15 @@ def fit_columns(sheet, *, maximum: float = 48, padding: float = 2.0, overflowing
                 if cell.value is not None and text_width(shown_text(cell)) + padding > maximum:
                     cell.alignment = _wrapped(cell)
         widths[column] = min(need, maximum)
+    for cell, bold, size in labels:
+        text = str(cell.value)
+        words = max(text_width(word, bold=bold, size=size) for word in text.split()) + padding
+        width = max(widths.get(cell.column, 0), words)
+        if text_width(text, bold=bold, size=size) + padding > width:
+            while _lines(text, width - padding, bold=bold, size=size) > 2:
+                width += 0.5
+            cell.alignment = _wrapped(cell)
+        widths[cell.column] = width
     for area, need in spans:
         columns = range(area.min_col, area.max_col + 1)
         room = sum(widths.get(column, 8.43) for column in columns)
@@ -211,9 +229,10 @@ def _lines(text: str, room: float, *, bold: bool, size: float) -> int:
 def _fit_wrapped_rows(sheet, merged: dict, widths: dict[int, float], padding: float, overflowing: int) -> None:
     # Neither Excel nor LibreOffice grows a row to its wrapped text when it opens a file: the row's height is set
     # here, from the lines the text takes in its column (or its merged columns).
+    wrapping = {index for index, a in enumerate(sheet.parent._alignments) if a.wrap_text}
     for row in sheet.iter_rows(min_row=overflowing + 1):
         for cell in row:
-            if cell.value is None or not _wraps(cell):
+            if cell.value is None or cell._style is None or cell._style.alignmentId not in wrapping:
                 continue
             area = merged.get((cell.row, cell.column))
             columns = range(area.min_col, area.max_col + 1) if area else (cell.column,)

@@ -33,7 +33,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
 from app.settings import SIGNING_KEY_FILE
-from ballots import dashboard, exports, publication, results, signing
+from ballots import dashboard, exports, history, publication, results, signing
 from ballots.models import Result
 from tests.conftest import poppler, unavailable
 from tests.factories import sealed_round
@@ -218,7 +218,9 @@ def test_libreoffice_prints_every_label_whole_one_page_wide_and_reads_the_csv_in
     crowd = crowded(doc)
     board = dashboard.rows(session, world.district, world.accounts["district_viewer"])
     books = {"result.xlsx": exports.result_workbook([doc]), "crowded.xlsx": exports.result_workbook([crowd]),
-             "dashboard.xlsx": exports.dashboard_workbook("Huyện ủy Đông Anh", board)}
+             "dashboard.xlsx": exports.dashboard_workbook("Huyện ủy Đông Anh", board),
+             "history.xlsx": exports.history_workbook("Nguyễn Văn Hùng", history.trust_over_time(
+                 session, world.people["Nguyễn Văn Hùng"], world.accounts["viewer"]))}
     pdfs = convert(books, tmp_path, "pdf")
     for name, path in pdfs.items():
         pages = pdf_pages(path)
