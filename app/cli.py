@@ -17,6 +17,7 @@ from flask.cli import FlaskGroup
 
 from ballots import accounts, audit, schema, sealing, signing
 from ballots.db import make_engine, make_sessionmaker, reading
+from ballots.machine_entry import SCANS_FOLDER, ScanVault
 from ballots.models import Result
 
 from . import create_app
@@ -37,7 +38,8 @@ def _session(instance: Instance):
     key, _since = _audit_key(instance)
     engine = make_engine(instance.database_url)
     try:
-        with make_sessionmaker(engine, audit_key=key)() as session:
+        vault = ScanVault(instance.instance_path / SCANS_FOLDER)
+        with make_sessionmaker(engine, audit_key=key, scan_vault=vault)() as session:
             yield session
     finally:
         engine.dispose()

@@ -7,6 +7,7 @@ from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from ballots.db import make_engine, make_sessionmaker
+from ballots.machine_entry import SCANS_FOLDER, ScanVault
 
 
 def init_app(app: Flask) -> None:
@@ -14,7 +15,8 @@ def init_app(app: Flask) -> None:
     settings = app.config["TRUSTVOTE"]
     engine = make_engine(settings.database_url)
     app.extensions["trustvote.engine"] = engine
-    app.extensions["trustvote.sessionmaker"] = make_sessionmaker(engine, audit_key=settings.audit_key)
+    app.extensions["trustvote.sessionmaker"] = make_sessionmaker(
+        engine, audit_key=settings.audit_key, scan_vault=ScanVault(settings.instance_path / SCANS_FOLDER))
     app.teardown_appcontext(_close)
 
 

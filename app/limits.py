@@ -27,6 +27,10 @@ from flask import Flask, current_app, g, request
 from ballots.errors import ServerBusy
 
 UPLOAD_BYTES = 64 * 1024  # a body larger than this is an upload (a login form or a cast is a few hundred bytes)
+# a file of scanned ballots (app.count.scans): a scanner's PDF of a few dozen pages at 300 dpi; its own gate, since
+# reading its pages takes seconds and must not hold up a roster or a bundle (nor they it)
+SCAN_BYTES = 48 * 1024 * 1024
+SCAN_ENDPOINTS = frozenset({"count.upload_scans"})
 
 
 class Gate:
@@ -91,6 +95,9 @@ class Limits:
             "decoding": Gate("decoding", slots=per_core, queue=2, wait=1.0),
             # a roster of 20,000 rows is read in a few seconds: one at a time, one waiting
             "uploads": Gate("uploads", slots=1, queue=1, wait=10.0),
+            # a file of scanned ballots: its pages decoded and read one at a time (a page in memory each, tens of
+            # MB at 300 dpi), a core each; the board's other tellers' files wait their turn a while
+            "scans": Gate("scans", slots=per_core, queue=4, wait=60.0),
             "held_answers": Gate("held_answers", slots=max(2, self.threads // 8), queue=0, wait=0.0),
         }
 
@@ -124,9 +131,13 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def enter_uploads_gate():
-        if _is_upload():
+        scans = request.endpoint in SCAN_ENDPOINTS
+        if scans:
+            request.max_content_length = SCAN_BYTES  # before anything (CSRF) reads the body
+        if _is_upload() or (scans and request.method == "POST"):
             stack = ExitStack()
-            stack.enter_context(gate("uploads")())  # raises ServerBusy: answered 503 before the body is read
+            # raises ServerBusy: answered 503 before the body is read
+            stack.enter_context(gate("scans" if scans else "uploads")())
             g.upload_gate = stack
 
     @app.teardown_request

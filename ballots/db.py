@@ -55,7 +55,11 @@ def reading(session: Session) -> Session:
     return session
 
 
-def make_sessionmaker(engine: Engine, audit_key: bytes | None = None) -> sessionmaker[Session]:
+def make_sessionmaker(engine: Engine, audit_key: bytes | None = None, scan_vault=None) -> sessionmaker[Session]:
     """Sessions on the engine; with the instance's audit key, every audit entry they append is authenticated
-    (ballots.audit). The app and the CLI always pass it."""
-    return sessionmaker(engine, expire_on_commit=False, info={"audit_key": audit_key} if audit_key else {})
+    (ballots.audit). The app and the CLI always pass it, and the vault of scanned images
+    (machine_entry.ScanVault, in the instance folder)."""
+    info = {"audit_key": audit_key} if audit_key else {}
+    if scan_vault is not None:
+        info["scan_vault"] = scan_vault
+    return sessionmaker(engine, expire_on_commit=False, info=info)

@@ -245,6 +245,16 @@ def _header(round_info: dict, held_on: dt.date, styles, width: float) -> Table:
     return table
 
 
+def _scanned_words(scanned: dict) -> str:
+    """The paper sheets read by the scanner (machine_entry.scanned_record) and who confirmed them."""
+    who = "; ".join(f"{name}: {number(count)} tờ" for name, count in scanned.get("confirmed_by", {}).items())
+    images = ("lưu trữ cùng hồ sơ kiểm phiếu" if scanned.get("images") == "archive" else "xóa")
+    return (f"Phiếu giấy được quét: {number(scanned['pages'])} tờ, máy đọc được {number(scanned['read'])} tờ; "
+            f"{number(scanned['confirmed'])} tờ được tính khi kiểm phiếu viên xác nhận đúng như máy đọc"
+            + (f" (người xác nhận: {who})" if who else "") + "; các tờ còn lại do kiểm phiếu viên tự nhập hoặc Ban "
+            f"kiểm phiếu quyết định. Ảnh quét được {images} khi niêm phong kết quả.")
+
+
 def _numbers(document: dict, numbers: dict, rule_set: RuleSet, styles) -> list:
     item, sub = styles["item"], styles["sub"]
     people = lambda n: f"{number(n)} người"  # noqa: E731
@@ -278,6 +288,8 @@ def _numbers(document: dict, numbers: dict, rule_set: RuleSet, styles) -> list:
     rulings = document.get("rulings") or {}
     story.append(_p("5. Số tờ phiếu do Ban kiểm phiếu quyết định vì các lần nhập phiếu không khớp nhau: "
                     f"{number(rulings.get('sheets', 0))} tờ.", item))
+    if document.get("scanned"):
+        story.append(_p(_scanned_words(document["scanned"]), sub))
     anomalies = [_anomaly_words(anomaly, numbers) for anomaly in document.get("anomalies") or []]
     story.append(_p("6. Bất thường: " + (" ".join(anomalies) if anomalies else "không có."), item))
     if rulings.get("anomaly"):

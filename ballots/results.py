@@ -81,8 +81,11 @@ def document(
     ruled_sheets: int = 0,
     anomaly_ruling: str | None = None,
     ballot_box: dict | None = None,
+    scanned: dict | None = None,
 ) -> dict:
-    return {
+    # a round whose paper sheets were scanned says so (machine_entry.scanned_record); older documents and
+    # rounds without scans have no such part, so their documents and fingerprints are unchanged
+    return ({"scanned": scanned} if scanned else {}) | {
         "format": FORMAT,
         "round": round_info,
         "rule_set": {"key": rule_set.key, **rule_set.settings()},

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import audit, ballot_box, results, signing
+from . import audit, ballot_box, machine_entry, paper_entry, results, signing
 from .authority import require_board
 from .counting import Count, checked_count, count_of, has_anomaly
 from .errors import AlreadyApproved, AnomalyNotRuled, NotCounted
@@ -93,7 +93,8 @@ def result_document(
         token_commitment=round_.commitment or "", digest=counted.digest, audit_head=audit_head,
         approved_by=approved_by, sealed_at=sealed_at, set_aside=counted.set_aside,
         ruled_sheets=counted.ruled_sheets, anomaly_ruling=round_.anomaly_ruling,
-        ballot_box=ballot_box.record_of(session, round_))
+        ballot_box=ballot_box.record_of(session, round_),
+        scanned=machine_entry.scanned_record(session, round_, paper_entry.sheet_states(session, round_)))
 
 
 def current_document(session: Session, round_: Round) -> tuple[dict, Result | None]:
@@ -122,6 +123,7 @@ def seal_round(session: Session, round_: Round, *, key: Ed25519PrivateKey, now: 
                     public_key=signed["public_key"], key_fingerprint=signed["fingerprint"], sealed_at=now)
     session.add(result)
     session.add(ResultSummary(round_id=round_.id, **results.summary_of(doc)))
+    machine_entry.dispose_images(session, round_, now=now)  # images are ballots: not kept past the seal
     advance(round_, RoundState.SEALED)
     session.flush()
     audit.record(session, actor="trustvote", action="round.seal", subject=f"round:{round_.id}", now=now,
@@ -142,11 +144,16 @@ def sealed_export(session: Session, round_: Round, *, actor: str) -> dict:
 # What `verify_sealed` recomputes from the rows: the counts and digests, not the names (a committee, a person or a
 # teller renamed after the seal changes no sealed result: the signed document keeps the names it was sealed with)
 RECOUNTED = ("numbers", "base", "candidates", "anomalies", "token_commitment", "ballots_digest", "rule_set",
-             "set_aside", "rulings", "ballot_box")
+             "set_aside", "rulings", "ballot_box", "scanned")
 NAMES_OF_A_CANDIDATE = ("name", "post")
 
 
-def _counted_part(doc: dict, key: str):
+def _counted_part(doc: dict, key: str, like: dict | None = None):
+    if key == "rule_set" and like is not None and doc.get(key):  # settings added since `like` was sealed
+        return {k: v for k, v in doc[key].items() if k in (like.get(key) or {})}
+    if key == "scanned" and doc.get(key):  # who confirmed is named as the document was sealed
+        return {k: v for k, v in doc[key].items() if k != "confirmed_by"} | {
+            "confirmations": sum(doc[key].get("confirmed_by", {}).values())}
     if key == "candidates":
         return [{k: v for k, v in c.items() if k not in NAMES_OF_A_CANDIDATE} for c in doc["candidates"]]
     return doc.get(key)
@@ -202,7 +209,7 @@ def verify_sealed(session: Session, public_key: bytes | None) -> list[str]:
             problems.append(f"{where}: the audit log no longer holds the entry the result names as its head")
         now = result_document(session, round_, audit_head=(head["seq"], head["hash"]),
                               sealed_at=stored["sealed_at"], approved_by=approvers(session, round_))
-        changed = sorted(k for k in RECOUNTED if _counted_part(stored, k) != _counted_part(now, k))
+        changed = sorted(k for k in RECOUNTED if _counted_part(stored, k) != _counted_part(now, k, like=stored))
         if changed:
             problems.append(f"{where}: the rows no longer give the sealed result ({', '.join(changed)} differ)")
         if _approvers_now(session, round_) != _approvers_logged(session, round_):

@@ -166,8 +166,10 @@ def session(engine, instance):
     """A session whose audit entries are authenticated with the instance's audit key, as the app's are."""
     from app.settings import AUDIT_KEY_FILE, load_audit_key
 
+    from ballots.machine_entry import SCANS_FOLDER, ScanVault
+
     key, _since = load_audit_key(instance / AUDIT_KEY_FILE)
-    with make_sessionmaker(engine, audit_key=key)() as session:
+    with make_sessionmaker(engine, audit_key=key, scan_vault=ScanVault(instance / SCANS_FOLDER))() as session:
         yield session
 
 

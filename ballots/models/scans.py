@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
@@ -19,7 +19,7 @@ class ScanPage(Base):
 
     `sheet` names the sheet as paper entry does ("t<token id>", "x<hash>"); None while its QR could not be read
     (a teller reads the code off the image). `marks` is the scanner's reading, one byte a row as a paper entry's
-    (None when the page gave no reading); `problems` the reasons it is not to be trusted, comma-joined (empty: a
+    (None when the page gave no reading); `problems` the reasons it is not to be trusted (empty: a
     clean reading a teller may confirm with one keystroke). Kept after the seal like the paper entries (the entry
     log and the minutes count on it); its image is not (ScanImage). The secret in the sheet's QR is never stored.
     """
@@ -30,8 +30,9 @@ class ScanPage(Base):
     sheet: Mapped[str | None] = mapped_column(String(40))
     marks: Mapped[bytes | None] = mapped_column(LargeBinary(200))
     flaws: Mapped[str] = mapped_column(String(60), default="")
-    problems: Mapped[str] = mapped_column(String(200), default="")
-    doubtful_rows: Mapped[list] = mapped_column(JSON, default=list)  # 0-based rows the reader could not decide
+    problems: Mapped[str] = mapped_column(Text, default="")  # the reader's msgids, "|"-joined
+    # what the reader saw in each row, for the review screen: its digit, or None where it could not decide
+    rows: Mapped[list] = mapped_column(JSON, default=list)
     source: Mapped[str] = mapped_column(String(200))  # the file and page it came from
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"))
     uploaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
