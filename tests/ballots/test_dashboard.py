@@ -6,7 +6,7 @@ import datetime as dt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ballots import committees, dashboard
-from tests.factories import accounts_with_role, add_members, rated_round
+from tests.factories import accounts_with_role, add_members, make_imported_result, rated_round
 
 KEY = Ed25519PrivateKey.generate()
 HELD = dt.date(2027, 10, 1)
@@ -109,3 +109,17 @@ def test_a_committee_formed_after_a_term_or_closed_does_not_show_as_not_started_
     rows = dashboard.board(session, world.district, reader, term=TERM).rows
     assert sorted((r.committee, r.round_id) for r in rows) == [
         ("Đảng ủy xã Mới", current.id), ("Đảng ủy xã Yên Bình", None)]  # the closed sibling: no row
+
+
+def test_a_row_with_more_collected_than_issued_carries_the_boards_ruling_and_only_that_row(session, world):
+    ruling = "Phiếu thừa là phiếu không do Ban kiểm phiếu phát ra; kết quả vẫn có giá trị."
+    make_imported_result(session, world, issued=9, collected=11,
+                         document={"round": {"term": "2020-2025"}, "rulings": {"sheets": 0, "anomaly": ruling}})
+    rated_round(session, world, world.commune, KEY, held_on=HELD, term="2020-2025")
+    session.commit()
+    rows = dashboard.board(session, world.district, world.accounts["district_viewer"], term="2020-2025").rows
+    by_name = {row.committee: row for row in rows}
+    odd, plain = by_name["Đảng ủy xã Hòa Lạc"], by_name["Đảng ủy xã Yên Bình"]
+    # 11 collected of 9 issued: the figures and the ruling that explains them travel together
+    assert (odd.collected, odd.issued, odd.has_anomaly, odd.anomaly_ruling) == (11, 9, True, ruling)
+    assert (plain.has_anomaly, plain.anomaly_ruling) == (False, None)
