@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from pathlib import Path
 from contextlib import contextmanager
 
 import click
@@ -113,6 +114,57 @@ def demo_command(if_empty: bool):
 @main.group("ballots")
 def ballots_group():
     """Ballots of a round."""
+
+
+@main.command("scan", with_appcontext=False)
+@click.argument("round_id", type=int)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--teller", required=True, help="The username of the board member whose batch this is.")
+def scan_command(round_id: int, files: tuple[str, ...], teller: str):
+    """Read a scanner's output (PDF, PNG, JPEG, TIFF) into ROUND_ID's paper count, with a progress bar.
+
+    Each page becomes the scanner's entry of its sheet (ballots.machine_entry): a teller still confirms each sheet
+    on the review screen. Each file is recorded in one transaction after its pages are read; a page that cannot
+    be read or recorded is named with the reason, and the others carry on. Exits 1 if any page was refused.
+    """
+    from babel.support import Translations
+
+    from ballots import machine_entry, rounds
+    from ballots.errors import BallotError
+    from ballots.models import Account
+
+    words = Translations.load(str(Path(__file__).parent / "translations"), ["vi"])
+    instance = Instance.from_env()
+    lines, refused = [], 0
+    with _session(instance) as session:
+        account = session.scalar(select(Account).where(Account.username == teller))
+        if account is None:
+            raise click.ClickException(f"no account {teller!r}")
+        with click.progressbar(files, label="đọc phiếu đã quét", item_show_func=lambda f: f or "") as bar:
+            for path in bar:
+                try:
+                    round_ = rounds.get_round(session, round_id)
+                    layouts = machine_entry.layouts_of(session, round_)
+                    session.rollback()  # no lock held while the pages are read
+                    readings = list(machine_entry.read_file(Path(path).read_bytes(), Path(path).name, layouts))
+                    outcomes = machine_entry.record_readings(session, rounds.get_round(session, round_id),
+                                                             uploader=account, readings=readings)
+                except BallotError as exc:
+                    session.rollback()
+                    raise click.ClickException(words.gettext(exc.message) % exc.params if exc.params
+                                               else words.gettext(exc.message)) from None
+                session.commit()
+                for o in outcomes:
+                    refused += o.outcome == machine_entry.REFUSED
+                    text = words.gettext(o.message) % o.params if o.params else words.gettext(o.message)
+                    reasons = " ".join(words.gettext(r) for r in o.reasons)
+                    lines.append(f"{o.source}{', trang ' + str(o.number) if o.number else ''}: {o.outcome}: {text}"
+                                 + (f" {reasons}" if reasons else ""))
+    for line in lines:
+        click.echo(line)
+    click.echo(f"{len(lines)} trang; {refused} trang bị từ chối")
+    if refused:
+        sys.exit(1)
 
 
 @ballots_group.command("issue", with_appcontext=False)
