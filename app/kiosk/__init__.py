@@ -13,11 +13,12 @@ from __future__ import annotations
 from flask import Flask
 
 from . import api, views
-from .group_commit import GroupCommit
+from .group_commit import GroupCommit, count_arrivals
 
 
 def init_app(app: Flask) -> None:
     """Register the kiosk's pages and API, and its group commit beside the app's sessions (after app.db)."""
     app.extensions["trustvote.group_commit"] = GroupCommit(app.extensions["trustvote.sessionmaker"])
+    count_arrivals(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")

@@ -143,3 +143,61 @@ def test_a_failed_commit_answers_every_waiting_cast_with_an_error_and_records_no
     assert sessions.commits == 0
     assert _recorded(session) == (0, 0, ["issued"] * CASTS)
     assert {_state_of(session, code) for code in codes} == {("issued", None)}
+
+
+LONG_GATHER = 30.0  # seconds: longer than any test here, so that only the rule ends a leader's wait
+
+
+def _lead_alone(sessions, cast: casting.Cast, arrival=None, *, then=None):
+    """Cast `cast` as the leader of a group commit that gathers for LONG_GATHER seconds while `arrival` (a
+    request already begun) has not joined; `then(group)` runs in another thread once the leader waits. Returns
+    the leader's answer and how long it took."""
+    group = GroupCommit(sessions, max_batch=32, gather_seconds=LONG_GATHER)
+    arrival = group.arrive() if arrival else None
+    started = time.monotonic()
+    with ThreadPoolExecutor(2) as pool:
+        leader = pool.submit(group.cast, cast)
+        if then is not None:
+            time.sleep(QUEUE_TIME)  # the leader is waiting for the arrival by now
+            pool.submit(then, group, arrival).result(timeout=60)
+        answer = leader.result(timeout=60)
+    return answer, time.monotonic() - started
+
+
+def test_a_leader_waits_for_a_cast_already_arriving_and_commits_it_with_its_own(session, sessions, batches, codes):
+    first, second = _casts(codes[:2])
+    answer, _took = _lead_alone(sessions, first, arrival=True,
+                                then=lambda group, arrival: group.cast(second, arrival))
+    assert answer == casting.RECORDED
+    assert [len(batch) for batch in batches] == [2] and sessions.commits == 1
+
+
+def test_a_leader_with_nobody_arriving_does_not_wait(session, sessions, batches, codes):
+    answer, took = _lead_alone(sessions, _casts(codes[:1])[0])
+    assert answer == casting.RECORDED and took < LONG_GATHER / 2
+    assert [len(batch) for batch in batches] == [1]
+
+
+def test_a_request_that_ends_without_casting_stops_the_leaders_wait(session, sessions, batches, codes):
+    answer, took = _lead_alone(sessions, _casts(codes[:1])[0], arrival=True,
+                               then=lambda group, arrival: group.leave(arrival))  # refused before it was cast
+    assert answer == casting.RECORDED and took < LONG_GATHER / 2
+    assert [len(batch) for batch in batches] == [1]
+
+
+def test_every_request_to_cast_is_counted_arriving_until_it_casts_or_ends(app, client, session, world):
+    # a request counted as arriving and never uncounted would keep every later leader waiting its gathering time
+    built = make_round(session, world, until="open", issue=2)
+    session.commit()
+    group = app.extensions["trustvote.group_commit"]
+    counted = []
+    arrive = group.arrive
+    group.arrive = lambda: counted.append(arrive()) or counted[-1]
+    answers = [client.post("/api/v1/ballots", json={"code": built.codes[0], "marks": "1230",
+                                                    "submission": "arrival-0123456789"}).status_code,
+               client.post("/api/v1/ballots", data="not json", content_type="application/json").status_code,
+               client.post("/api/v1/ballots", json={"code": built.codes[1], "marks": "12",
+                                                    "submission": "arrival-0123456780"}).status_code,
+               client.get("/api/v1/openapi.json").status_code]
+    assert answers == [201, 400, 400, 200]
+    assert len(counted) == 3 and all(arrival.joined for arrival in counted) and group._arriving == 0
