@@ -114,7 +114,7 @@ def _result_sheet(sheet, doc: dict) -> None:
         line(label, numbers[key])
         for reason, count in (numbers.get("invalid_reasons") or {}).items() if key == "invalid" else ():
             line("trong đó", count, REASON_WORDS.get(reason, reason))
-    line("Tỷ lệ tính trên", doc["base"]["value"], BASE_WORDS[doc["base"]["name"]][0])
+    line("Tỷ lệ tính trên", BASE_WORDS[doc["base"]["name"]][0])  # its number is one of the numbers above
     ruling = (doc.get("rulings") or {}).get("anomaly")
     if ruling:
         line("Quyết định về bất thường", ruling, wrap_note=True)
