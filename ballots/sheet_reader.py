@@ -123,8 +123,7 @@ def read_sheet(page: Page, layout_for: Callable[[str], SheetLayout | None]) -> S
     if geometry is None:
         return reading([NOT_THIS_LAYOUT], code=code, paper=layout.paper)
     sheet = _straighten(grey, layout, geometry)
-    thumbnail = cv2.resize(sheet.grey, None, fx=SHEET_PNG_PX_PER_MM / PX_PER_MM, fy=SHEET_PNG_PX_PER_MM / PX_PER_MM,
-                           interpolation=cv2.INTER_AREA)
+    thumbnail = _picture(sheet.level)
     grid = _grid(sheet, layout)
     if grid is None:
         return reading([NOT_THIS_LAYOUT], code=code, paper=layout.paper, image=thumbnail)
@@ -143,17 +142,18 @@ def read_sheet(page: Page, layout_for: Callable[[str], SheetLayout | None]) -> S
 # --- the QR -------------------------------------------------------------------------------------------------------
 
 def _reduced(grey: np.ndarray, side: int) -> np.ndarray:
-    scale = side / max(grey.shape)
-    if scale >= 1:
-        return grey
-    return cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    """The image halved (smoothed first) until its long side is under 1.5 x `side`: halving is several times
+    quicker than any other reduction."""
+    while max(grey.shape) >= 1.5 * side:
+        grey = cv2.pyrDown(grey)
+    return grey
 
 
 def _find_qr(grey: np.ndarray, small: np.ndarray) -> tuple[str, np.ndarray] | None:
     """The QR's text and its four outer corners in the page's pixels (the symbol's top left, top right, bottom
     right, bottom left, whatever way up the page is), or None. `small` is the page reduced to QR_SEARCH_SIDE."""
     for image in (small, grey) if small is not grey else (grey,):
-        scale = grey.shape[0] / image.shape[0]
+        scale = 2 ** round(np.log2(grey.shape[0] / image.shape[0]))
         for found in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode):
             if found.valid:
                 p = found.position
@@ -193,7 +193,7 @@ def _geometry(grey: np.ndarray, reduced: np.ndarray, layout: SheetLayout, qr_cor
     enough, with the QR); None when fewer are found, or when the QR does not sit where the layout puts it against
     them (another paper size)."""
     small = _reduced(reduced, SQUARE_SEARCH_SIDE)
-    factor = grey.shape[0] / small.shape[0]
+    factor = 2 ** round(np.log2(grey.shape[0] / small.shape[0]))  # pyrDown's pixel x is the original's 2x
     qr_small = qr_corners / factor
     guess = cv2.getPerspectiveTransform(_qr_corners(layout).astype(np.float32), qr_small.astype(np.float32))
     expected = _page_points(layout, [square.centre for square in layout.fiducials])
@@ -216,10 +216,9 @@ def _geometry(grey: np.ndarray, reduced: np.ndarray, layout: SheetLayout, qr_cor
     target = np.array([c for _, c in chosen]) * factor
     if len(chosen) == 4:
         homography = cv2.getPerspectiveTransform(source.astype(np.float32), target.astype(np.float32))
-    else:  # a corner torn off or covered: the QR's corners stand in for it
-        homography, _ = cv2.findHomography(np.vstack([source, _qr_corners(layout)]), np.vstack([target, qr_corners]))
-        if homography is None:
-            return None
+    else:  # a corner torn off or covered: the three others fix an affine map (exact for a scanner's page)
+        homography = np.vstack([cv2.getAffineTransform(source.astype(np.float32), target.astype(np.float32)),
+                                [0, 0, 1]])
     # the QR must sit where the layout puts it against the squares: within a twelfth of its side
     placed = cv2.perspectiveTransform(_qr_corners(layout).reshape(-1, 1, 2), homography).reshape(-1, 2)
     if np.max(np.linalg.norm(placed - qr_corners, axis=1)) > qr_side * factor / 12 + 2:
@@ -384,7 +383,7 @@ def _ink_in_blank_areas(sheet: Straight, layout: SheetLayout, grid: Grid) -> boo
     edge (beyond which a photo shows the table it lay on)."""
     height, width = sheet.level.shape
     edge = int(4 * PX_PER_MM)
-    gap = int(1.5 * PX_PER_MM)
+    gap = int(2.5 * PX_PER_MM)  # clear of the table's outer rules, wherever a slightly wrong geometry puts them
     table_left, _ = _px(layout, layout.table.x, 0)
     table_right, _ = _px(layout, layout.table.right, 0)
     top, bottom = int(grid.rules_y[0]), int(grid.rules_y[-1]) + gap
@@ -442,6 +441,16 @@ def _line_through_names(sheet: Straight, layout: SheetLayout, grid: Grid) -> boo
             if any(cv2.erode(cell, kernel, borderValue=0).any() for kernel in kernels):
                 return True
     return False
+
+
+def _picture(level: np.ndarray) -> np.ndarray:
+    """The straightened sheet as people see it, at SHEET_PNG_PX_PER_MM: the paper evened out to plain white (no
+    shadow, no scanner noise, which also makes the PNG small and quick to write), ink in 16 grey levels."""
+    shrink = SHEET_PNG_PX_PER_MM / PX_PER_MM
+    small = cv2.resize(level, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_LINEAR)
+    grey = np.clip(small * 255, 0, 255).astype(np.uint8) & 0xF0
+    grey[small > 0.86] = 255
+    return grey
 
 
 def _png(image: np.ndarray) -> bytes:

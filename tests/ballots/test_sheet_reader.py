@@ -187,3 +187,43 @@ def test_a_printed_pdf_read_straight_has_every_row_empty():
     reading = sheet_reader.read_sheet(page, lambda code: sheet_layout.sheet_layout("A5", 40))
     assert reading.code == tokens.code_of(secret) and reading.problems == ()
     assert reading.as_marks() == "0" * 40
+
+
+def _marked_page(paper: str, candidates: int, dpi: int, marks: dict, *, name_crossed: int | None = None,
+                 cover_square: int | None = None):
+    """One printed sheet with the given marks ({position: [(box index, kind), ...]}), scanned plainly."""
+    rng = np.random.default_rng(5)
+    layout = sheet_layout.sheet_layout(paper, candidates)
+    (image,), (code,) = scan_corpus.printed_pages(paper, candidates, 1, dpi)
+    for position, strokes in marks.items():
+        for box, kind in strokes:
+            scan_corpus.draw_mark(image, layout, dpi, layout.rows[position - 1].boxes[box], kind, rng)
+    if name_crossed:
+        scan_corpus.cross_out_name(image, layout, dpi, layout.rows[name_crossed - 1], rng)
+    if cover_square is not None:  # a corner torn off, or under a thumb
+        square = layout.fiducials[cover_square]
+        x0, y0 = (round(v * dpi / 72) for v in (square.x - 5, layout.height - square.top - 5))
+        x1, y1 = (round(v * dpi / 72) for v in (square.right + 5, layout.height - square.y + 5))
+        image[y0:y1, x0:x1] = 255
+    page = scan_corpus.scanner(image, dpi, rng, upside_down=False, jpeg=False)
+    return Page("marked.png", 1, page), code, layout
+
+
+def test_each_row_is_classified_and_every_doubt_is_a_reason_for_review():
+    marks = {1: [(0, "cross")], 3: [(1, "faint")], 4: [(0, "cross"), (2, "tick")], 5: [(2, "fill")],
+             6: [(1, "tick")]}
+    page, code, layout = _marked_page("A4", 8, 200, marks, name_crossed=7)
+    reading = sheet_reader.read_sheet(page, lambda c: layout if c == code else None)
+    states = [(row.state, row.level) for row in reading.rows]
+    assert states == [("one", 1), ("none", None), ("unclear", None), ("several", None), ("one", 3), ("one", 2),
+                      ("none", None), ("none", None)]
+    assert [row.digit for row in reading.rows] == ["1", "0", None, "4", "3", "2", "0", "0"]
+    assert reading.as_marks() is None  # an unclear row: no digits to enter on the machine's word
+    assert set(reading.problems) == {sheet_reader.UNCLEAR_ROW, sheet_reader.SEVERAL_MARKS, sheet_reader.OUTSIDE_INK}
+    assert reading.outside_ink
+
+
+def test_three_corner_squares_and_the_qr_are_enough():
+    page, code, layout = _marked_page("A5", 15, 150, {2: [(0, "cross")]}, cover_square=3)
+    reading = sheet_reader.read_sheet(page, lambda c: layout)
+    assert reading.problems == () and reading.as_marks() == "010000000000000"
