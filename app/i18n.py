@@ -9,7 +9,7 @@ from flask_babel import Babel, format_date, format_datetime, gettext, lazy_gette
 
 from ballots.lifecycle import RoundState
 from ballots.results import DIGITS
-from ballots.rules import MORE_THAN_HALF, MORE_THAN_TWO_THIRDS, PRESETS, TWO_THIRDS_OR_MORE
+from ballots.rules import MORE_THAN_HALF, MORE_THAN_TWO_THIRDS, PRESETS, THRESHOLDS, TWO_THIRDS_OR_MORE, crossed_thresholds
 from ballots.tally import BAD_MARKS, CROSSED_OUT, EXTRA_WRITING, NOT_ISSUED, percent
 
 LANGUAGES = ("vi", "en")
@@ -90,6 +90,9 @@ def init_app(app: Flask) -> None:
             "languages": LANGUAGES,
             "state_name": lambda state: STATE_NAMES.get(state, state),
             "threshold_name": lambda key: THRESHOLD_NAMES.get(key, key),
+            "threshold_line": threshold_line,
+            "threshold_floor": threshold_floor,
+            "threshold_keys": tuple(THRESHOLDS),
             "role_name": lambda role: ROLE_NAMES.get(role, role),
             "reason_name": lambda key: REASON_NAMES.get(key, key),
             "anomaly_name": lambda key: ANOMALY_NAMES.get(key, key),
@@ -101,6 +104,25 @@ def init_app(app: Flask) -> None:
             "rule_set_title": lambda key: PRESETS[key].title if key in PRESETS else key,
             "marks_text": lambda marks: marks.translate(DIGITS).decode(),
         }
+
+
+def threshold_line(key: str, consequence: str | None = None) -> str:
+    """A threshold's name, then the consequence the rule set names for it, said once: the presets' consequences
+    begin with the threshold's own short words ("Trên 1/2 tín nhiệm thấp: ...", for the minutes, which print them
+    alone), which the screen does not repeat after the name."""
+    name = str(THRESHOLD_NAMES.get(key, key))
+    if not consequence:
+        return name
+    head, colon, rest = consequence.partition(": ")
+    if colon and "tín nhiệm thấp" in head:
+        consequence = rest
+    return f"{name}: {consequence}"
+
+
+def threshold_floor(key: str, base: int) -> int | None:
+    """The fewest low-trust votes that cross the threshold over `base` (rules.crossed_thresholds decides), or None
+    when none can (an empty base)."""
+    return next((low for low in range(base + 1) if crossed_thresholds(low, base)[key]), None)
 
 
 def percentage(count: int, base: int) -> str:

@@ -255,8 +255,11 @@ def import_roster(session: Session, *, into: Committee, filename: str, data: byt
         committee = by_path.get(_path_key(path)) if path else None
         if path and committee is None:
             row_problems.append((N_("no committee %(path)s under %(into)s"), {"path": path, "into": into.name}))
-        if len(full_name) > 120 or len(post) > 120:
-            row_problems.append((N_("a name or post is longer than 120 characters"), {}))
+        for key, value in (("full_name", full_name), ("post", post)):
+            if len(value) > 120:  # quoted (its start) so that the clerk finds the cell at fault
+                row_problems.append((N_("the column %(column)s holds %(length)s characters, more than 120: "
+                                        "“%(value)s…”"), {"column": COLUMNS[key][0], "length": len(value),
+                                                          "value": value[:40]}))
         year = None
         if birth:
             if not birth.isdigit() or not 1900 <= int(birth) <= 2015:

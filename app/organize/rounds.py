@@ -10,8 +10,8 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ballots import authority, rounds, rules
-from ballots.errors import N_, InvalidInput
+from ballots import authority, lifecycle, rounds, rules
+from ballots.errors import N_, InvalidInput, RoundNotDraft
 from ballots.models import Account, Conference, Round
 from sqlalchemy import select
 
@@ -188,6 +188,11 @@ def round_save(round_id: int):
     """The whole draft in one submission: nothing typed in one part is lost by saving another."""
     db = get_db()
     round_ = rounds.get_round(db, round_id)
+    # a round past draft refuses any change whatever the form holds (409, not a list of field errors)
+    _done, refusal = attempt(lambda db: lifecycle.require_state(round_, lifecycle.RoundState.DRAFT,
+                                                                refusal=RoundNotDraft))
+    if refusal:
+        return _render(round_, refusal.status, error=refusal.message)
     form = _draft_form(db, round_, DraftForm())
     if not form.validate_on_submit():
         return _render(round_, 400, form=form)

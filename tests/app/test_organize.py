@@ -118,6 +118,15 @@ def test_a_roster_with_one_bad_row_imports_nothing_then_the_fixed_file_imports(l
     assert count_rows(session, Membership) == seats_before + 3
 
 
+def test_a_roster_error_quotes_the_value_at_fault(login_as, session, world):
+    long_post = "Ủy viên Ban Chấp hành" + " kiêm nhiệm" * 12
+    bad = GOOD + [["Huyện ủy Đông Anh / Đảng ủy xã Hòa Lạc", "Lý Thị Mai", long_post, "", ""]]
+    response = _upload(login_as("organizer"), world.province.id, "danh-sach.csv", csv_bytes(bad))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f"cột Chức vụ có {len(long_post)} ký tự, quá 120: “{long_post[:40]}…”" in page
+
+
 def test_a_csv_roster_imports_too(login_as, session, world):
     response = _upload(login_as("organizer"), world.province.id, "danh-sach.csv", csv_bytes(GOOD))
     assert response.status_code == 302

@@ -53,8 +53,8 @@ COMMUNE_ROWS = [  # name, post, (high, trust, low), the percentages shown
     ("Phạm Thị Hương", "Ủy viên Ban Chấp hành", (0, 1, 3), ("0,00", "25,00", "75,00")),
 ]
 FLAGS = [  # the rule set's (Quy định 96-QĐ/TW) words after each threshold's name
-    re.compile(r"^Trên 1/2 tín nhiệm thấp \(2 × thấp > N\): Trên 1/2 tín nhiệm thấp: không quy hoạch"),
-    re.compile(r"^Từ 2/3 trở lên tín nhiệm thấp \(3 × thấp ≥ 2 × N\): Từ 2/3 trở lên tín nhiệm thấp: cấp có "),
+    re.compile(r"^Trên 1/2 tín nhiệm thấp \(2 × thấp > N\): không quy hoạch"),
+    re.compile(r"^Từ 2/3 trở lên tín nhiệm thấp \(3 × thấp ≥ 2 × N\): cấp có "),
     "Trên 2/3 tín nhiệm thấp (3 × thấp > 2 × N)",
 ]
 EXCEL_HEADERS = ("STT", "Họ và tên", "Chức vụ", "Tín nhiệm cao", "Tỷ lệ tín nhiệm cao", "Tín nhiệm",
