@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import resource
 import statistics
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 import zxingcpp  # noqa: E402
 
 from ballots import sheet_reader  # noqa: E402
@@ -47,39 +49,38 @@ def rates(pages, layout, passes: int) -> tuple[float, float, float]:
     return statistics.median(read), statistics.median(bare), statistics.median(cpu)
 
 
-def scanned_pdf(count: int) -> bytes:
-    """A scanner's PDF of `count` pages at 200 dpi (JPEG in each page, as scanners write them)."""
+def scanned_pdf(count: int) -> tuple[bytes, dict[str, int]]:
+    """A scanner's PDF of `count` pages at 200 dpi (a JPEG image on each page, as scanners write them), and the
+    candidate count of each code in it. The pages are 20 marked sheets over and over, each page's image its own
+    (a mark in its corner differs), so that nothing is shared between pages."""
     from PIL import Image
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen.canvas import Canvas
 
-    scans, _ = scan_corpus.corpus(papers=("A4",), counts=(15, 40), dpis=(200,), per_setting=5, seed=7)
+    scans, _ = scan_corpus.corpus(papers=("A4",), counts=(15, 40), dpis=(200,), per_setting=10, seed=7)
     out = io.BytesIO()
     canvas = Canvas(out, pageCompression=0)
-
-    images = []
-    for specimen in scans:
-        jpeg = io.BytesIO()
-        Image.fromarray(specimen.page.image).save(jpeg, format="JPEG", quality=75)
-        images.append(jpeg.getvalue())
     for number in range(count):
-        data = images[number % len(images)]
-        # a page's own image object (a different comment byte): no sharing between pages, as in a real scan
-        data = data[:2] + b"\xff\xfe" + (4 + 4).to_bytes(2, "big") + number.to_bytes(6, "big") + data[2:]
-        canvas.setPageSize((595.3, 841.9 * 1.06))
-        canvas.drawImage(ImageReader(io.BytesIO(data)), 0, 0, 595.3, 841.9 * 1.06)
+        image = scans[number % len(scans)].page.image.copy()
+        image[4:8, 4:36] = np.repeat([(number >> bit & 1) * 255 for bit in range(16)], 2)  # the page's own pixels
+        jpeg = io.BytesIO()
+        Image.fromarray(image).save(jpeg, format="JPEG", quality=75)
+        canvas.setPageSize((image.shape[1] * 72 / 200, image.shape[0] * 72 / 200))
+        canvas.drawImage(ImageReader(io.BytesIO(jpeg.getvalue())), 0, 0, image.shape[1] * 72 / 200,
+                         image.shape[0] * 72 / 200)
         canvas.showPage()
     canvas.save()
-    return out.getvalue()
+    return out.getvalue(), {s.code: s.layout.candidate_count for s in scans}
 
 
 MEMORY_CHILD = """
-import sys
+import json, sys
 sys.path.insert(0, {root!r})
 import cv2
 cv2.setNumThreads(1)
 from ballots import scan_input, sheet_reader, sheet_layout
 data = open({path!r}, "rb").read()
+counts = json.load(open({path!r} + ".json"))
 def peak():  # VmHWM: this process's own peak (ru_maxrss would carry the parent's over the exec)
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 before = peak()
@@ -87,8 +88,8 @@ pages = read = 0
 if {read_them}:
     for page in scan_input.pages_of(data, "batch.pdf"):
         pages += 1
-        reading = sheet_reader.read_sheet(page, lambda code: None)
-        read += reading.code is not None
+        reading = sheet_reader.read_sheet(page, lambda code: sheet_layout.sheet_layout("A4", counts[code]))
+        read += bool(reading.rows)
 print(before, peak(), pages, read)
 """
 
@@ -118,7 +119,9 @@ def main() -> None:
         print(f"  {candidates} candidates: sheets read {read:6.1f}/s   bare QR decoding {bare:6.1f}/s   "
               f"ratio {read / bare:.2f}   CPU {cpu * 1000:.0f} ms a sheet ({1 / cpu:.1f} sheets/s of CPU)")
     pdf = Path(os.environ.get("TMPDIR", "/tmp")) / "trustvote-bench-scan.pdf"
-    pdf.write_bytes(scanned_pdf(args.pdf_pages))
+    data, counts = scanned_pdf(args.pdf_pages)
+    pdf.write_bytes(data)
+    Path(f"{pdf}.json").write_text(json.dumps(counts))
     size = pdf.stat().st_size
     try:
         _, loaded, _, _ = peak_memory(pdf, False)
@@ -127,7 +130,8 @@ def main() -> None:
         seconds = time.perf_counter() - start
     finally:
         pdf.unlink()
-    print(f"  a {pages}-page scanned PDF ({size / 1e6:.0f} MB, 200 dpi JPEG pages) read page by page: {read} codes "
+        Path(f"{pdf}.json").unlink()
+    print(f"  a {pages}-page scanned PDF ({size / 1e6:.0f} MB, 200 dpi JPEG pages) read page by page: {read} sheets "
           f"read in {seconds:.0f} s; peak RSS {after / 1024:.0f} MB, against {loaded / 1024:.0f} MB with the PDF "
           f"loaded and nothing read")
     print(f"  this process's peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
