@@ -227,3 +227,13 @@ def test_three_corner_squares_and_the_qr_are_enough():
     page, code, layout = _marked_page("A5", 15, 150, {2: [(0, "cross")]}, cover_square=3)
     reading = sheet_reader.read_sheet(page, lambda c: layout)
     assert reading.problems == () and reading.as_marks() == "010000000000000"
+
+
+def test_a_photo_taken_sideways_is_read_the_right_way_up(small_corpus):
+    """A phone held sideways writes the page turned a quarter (its EXIF orientation is not applied): the QR's
+    corners say which way is up."""
+    specimen = next(s for s in small_corpus[1] if _plain(s))
+    for turn in (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE):
+        page = Page(specimen.name, 1, cv2.rotate(specimen.page.image, turn))
+        reading = sheet_reader.read_sheet(page, lambda code: specimen.layout)
+        assert reading.problems == () and reading.as_marks() == specimen.truth
