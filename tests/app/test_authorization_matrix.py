@@ -136,6 +136,14 @@ EXPECTED: dict[str, dict[str, Rule]] = {
     "count.minutes_pdf": {"GET": only(BOARD)},
     "count.result_json": {"GET": only(BOARD)},
     "count.ballot_export": {"GET": only(BOARD)},
+    # scanned ballots and their images: the board only (this world's round has no scanned page: 404 for the board)
+    "count.scans": {"GET": only(BOARD)},
+    "count.upload_scans": {"POST": only(BOARD, 400)},  # no file chosen
+    "count.next_scan": {"GET": only(BOARD, 303)},  # nothing waits: back to the scans page
+    "count.review_scan": {"GET": only(BOARD, 404)},
+    "count.scan_image": {"GET": only(BOARD, 404)},
+    "count.confirm_scan": {"POST": only(BOARD, 404)},
+    "count.key_scan": {"POST": only(BOARD, 404)},
     # published results: nothing before publication, then the audience only (not the administrator)
     "results.home": {"GET": only(EVERY_ACCOUNT)},
     "results.result": {"GET": after_publication(AUDIENCE)},
@@ -294,7 +302,8 @@ def cases(app, m: Matrix, role: str, published: bool) -> list[Case]:
 def _arguments(rule, m: Matrix, role: str, published: bool):
     fixed = {"round_id": m.round_id, "conference_id": m.conference_id, "seat_id": m.seat_id,
              "account_id": m.spare_account_id, "grant_id": m.spare_grants[published if role == "admin" else None],
-             "imported_id": m.imported_id, "sheet": m.sheet, "code": "vi", "person_id": m.person_id}
+             "imported_id": m.imported_id, "sheet": m.sheet, "code": "vi", "person_id": m.person_id,
+             "page_id": 999_999}
     if rule.endpoint == "organize.remove_member" and role in ORGANIZERS:
         fixed["seat_id"] = m.spare_seats[role, published]
     combos, targets = [{}], [None]
