@@ -19,8 +19,9 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from .formats import canonical_json, utc_stamp
 from .models import AuditEntry, AuditHead, utcnow
@@ -59,6 +60,24 @@ def keyed_mac_holds(session: Session, text: str, given: str | None) -> bool:
     return expected is None or (given is not None and hmac.compare_digest(given, expected))
 
 
+_entry = AuditEntry.__table__
+_head = AuditHead.__table__
+# built once: SQLAlchemy caches their compiled form (an append runs in every batch of casts, the hot path). Core
+# statements rather than the ORM's unit of work: an append was most of a batch's own cost.
+_HEAD = select(_head.c.seq, _head.c.hash).where(_head.c.id == 1)
+_LOCK_HEAD = _HEAD.with_for_update()
+_NEW_HEAD = insert(_head).values(id=1, seq=0, hash=GENESIS)
+_APPEND = insert(_entry)
+_MOVE_HEAD = update(_head).where(_head.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"),
+                                                        mac=bindparam("new_mac"))
+
+
+def head(session: Session) -> tuple[int, str]:
+    """The chain's head as this transaction sees it: the last sequence number and hash ((0, GENESIS) when empty)."""
+    row = session.execute(_HEAD).first()
+    return (row.seq, row.hash) if row else (0, GENESIS)
+
+
 def record(
     session: Session,
     *,
@@ -69,34 +88,36 @@ def record(
     timed: bool = True,
     now: dt.datetime | None = None,
 ) -> AuditEntry:
-    """Append one entry and return it. `timed=False` for ballot events (no time finer than the round's state).
+    """Append one entry; return what was written (an AuditEntry not attached to the session). `timed=False` for
+    ballot events (no time finer than the round's state).
 
     Locks the head row first, so concurrent appends on PostgreSQL queue up instead of forking the chain
-    (SQLite's BEGIN IMMEDIATE already serialises writers). Flushes, never commits.
+    (SQLite's BEGIN IMMEDIATE already serialises writers). Flushes the session's pending changes first (the
+    entry names rows they create), never commits.
     """
-    # populate_existing: the row just locked, not a copy this session loaded before another writer moved on
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()
-                           .execution_options(populate_existing=True)).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
+    session.flush()
+    locked = session.execute(_LOCK_HEAD).first()
+    if locked is None:
+        session.execute(_NEW_HEAD)
+    seq, prev_hash = (locked.seq, locked.hash) if locked else (0, GENESIS)
     at = (now or utcnow()).replace(microsecond=0) if timed else None
     key = session.info.get("audit_key")
-    fields = dict(seq=head.seq + 1, at=at, actor=actor, action=action, subject=subject,
-                  details=canonical_json(details or {}), prev_hash=head.hash)
+    fields = dict(seq=seq + 1, at=at, actor=actor, action=action, subject=subject,
+                  details=canonical_json(details or {}), prev_hash=prev_hash)
     digest = entry_hash(**fields)
-    entry = AuditEntry(**fields, hash=digest, mac=entry_mac(key, digest) if key else None)
-    session.add(entry)
-    head.seq, head.hash = entry.seq, entry.hash
-    head.mac = head_mac(key, entry.seq, entry.hash) if key else None
-    session.flush()
-    return entry
+    mac = entry_mac(key, digest) if key else None
+    session.execute(_APPEND, {**fields, "hash": digest, "mac": mac})
+    session.execute(_MOVE_HEAD, {"new_seq": seq + 1, "new_hash": digest,
+                                 "new_mac": head_mac(key, seq + 1, digest) if key else None})
+    loaded = session.identity_map.get(identity_key(AuditHead, 1))
+    if loaded is not None:  # a copy this session read before: not the head any longer
+        session.expire(loaded)
+    return AuditEntry(**fields, hash=digest, mac=mac)
 
 
 def last_seq(session: Session) -> int:
     """The sequence number of the last entry (0 for an empty log)."""
-    head = session.get(AuditHead, 1)
-    return head.seq if head else 0
+    return head(session)[0]
 
 
 @dataclass(frozen=True)

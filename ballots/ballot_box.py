@@ -114,7 +114,7 @@ def _require_authentic(session: Session, found: BallotBox) -> BallotBox:
 
 _box = BallotBox.__table__
 # built once: SQLAlchemy caches their compiled form (this runs once a batch of casts, the hot path)
-_BOXES = select(BallotBox).where(BallotBox.round_id.in_(bindparam("rounds", expanding=True)))
+_BOXES = select(*_box.c).where(_box.c.round_id.in_(bindparam("rounds", expanding=True)))  # rows: no ORM objects
 _INSERT_SEALED = insert(SealedBallot.__table__).returning(SealedBallot.__table__.c.id)
 _INSERT_OPENED = insert(Ballot.__table__)
 
@@ -124,7 +124,7 @@ def seal_casts(session: Session, casts: Sequence[tuple[int, bytes]]) -> None:
     the boxes (each one's record authenticated) and one insert for the batch, in the casts' transaction.
     Raises BoxRecordTampered (a swapped key: nothing is written, the casts are refused). A cast's token is spent
     only in a round that has a box (casting's spending statement says so), so every cast here has one."""
-    boxes = {found.round_id: _require_authentic(session, found) for found in session.scalars(
+    boxes = {found.round_id: _require_authentic(session, found) for found in session.execute(
         _BOXES, {"rounds": sorted({round_id for round_id, _ in casts})})}
     # RETURNING makes SQLAlchemy send the rows as one multi-row INSERT ("insertmanyvalues", its compiled form
     # cached) rather than an executemany, which PostgreSQL's driver sends as a statement a row

@@ -26,7 +26,6 @@ from .models import (
     Account,
     Approval,
     AuditEntry,
-    AuditHead,
     Candidate,
     Person,
     Result,
@@ -103,8 +102,7 @@ def current_document(session: Session, round_: Round) -> tuple[dict, Result | No
     result = session.get(Result, round_.id)
     if result is not None:
         return json.loads(result.document), result
-    head = session.get(AuditHead, 1)
-    return result_document(session, round_, audit_head=(head.seq, head.hash), sealed_at=None,
+    return result_document(session, round_, audit_head=audit.head(session), sealed_at=None,
                            approved_by=approvers(session, round_)), None
 
 
@@ -113,8 +111,7 @@ def seal_round(session: Session, round_: Round, *, key: Ed25519PrivateKey, now: 
     Raises BoxNotOpen, OpenedSetChanged, OpenedBallotChanged (the tablet ballots are checked once more)."""
     now = (now or utcnow()).replace(microsecond=0)
     counted = checked_count(session, round_)
-    head = session.get(AuditHead, 1)
-    doc = result_document(session, round_, audit_head=(head.seq, head.hash), sealed_at=utc_stamp(now),
+    doc = result_document(session, round_, audit_head=audit.head(session), sealed_at=utc_stamp(now),
                           approved_by=approvers(session, round_), counted=counted)
     signed = results.sign_document(key, doc)
     text = canonical_json(doc)
