@@ -15,9 +15,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from ballots import tokens
-from tests.browser.conftest import tablet_page
+from tests.browser.conftest import PORTRAIT, tablet_page
 from tests.browser.test_kiosk import VotingRound, marks_in_the_box
-from tests.browser.test_round_flow import assert_fits
+from tests.browser.test_round_flow import Shots, assert_fits
 from tests.factories import make_round
 
 pytestmark = pytest.mark.browser
@@ -161,7 +161,7 @@ def test_high_contrast_gives_names_and_buttons_at_least_10_to_1(page: Page, open
     assert min(ratio for _text, ratio in page.evaluate(CONTRASTS, ".name, .post, h1, button")) >= 4.5
 
 
-def test_a_whole_vote_with_the_keyboard_alone_in_large_text(page: Page, open_round, session):
+def test_a_whole_vote_with_the_keyboard_alone_in_large_text(page: Page, open_round, session, db_url):
     page.goto(f"/kiosk/{open_round.id}")
     code = page.locator("#code")
     expect(code).to_be_focused()
@@ -192,6 +192,9 @@ def test_a_whole_vote_with_the_keyboard_alone_in_large_text(page: Page, open_rou
         for _ in range(3 - level):
             page.keyboard.press("Tab")
     assert_fits(page)
+    page.set_viewport_size(PORTRAIT)  # an upright 10-inch tablet, for the README
+    assert_fits(page)
+    Shots(page, enabled=db_url.startswith("sqlite")).take("kiosk-large-text")
     page.keyboard.press("Tab")
     expect(page.locator(":focus")).to_have_text("Tiếp tục")
     page.keyboard.press("Enter")
