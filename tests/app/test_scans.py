@@ -133,6 +133,8 @@ def test_confirmed_scans_are_counted_and_the_images_deleted_at_the_seal(login_as
     refused = teller2.submit(f"{base}/{doubtful}", f"{base}/{doubtful}/confirm")
     assert refused.status_code == 409
     teller2.submit(f"{base}/{doubtful}", f"{base}/{doubtful}/reading", data={"marks": MARKS[1]})
+    log = teller.get(f"/count/rounds/{closed.id}/entries").get_data(as_text=True)
+    assert log.count("Máy quét") == 3  # the scanner's entry of each sheet, apart from the tellers'
     overview = teller.get(f"/count/rounds/{closed.id}").get_data(as_text=True)
     assert f"{base}/{doubtful}/image" in overview  # the board rules with the image in front of it
     sheet = fresh(session).get(ScanPage, doubtful).sheet
@@ -147,3 +149,20 @@ def test_confirmed_scans_are_counted_and_the_images_deleted_at_the_seal(login_as
     assert gone.status_code == 409
     scanned = json.loads(teller.get(f"/count/rounds/{closed.id}/result.json").data)["result"]["scanned"]
     assert (scanned["pages"], scanned["confirmed"], scanned["confirmed_by"]) == (3, 2, {"teller2": 2})
+
+
+def test_files_are_read_a_few_at_a_time_and_a_busy_server_says_so_before_reading(app, login_as, session, closed,
+                                                                                 batch):
+    gate = app.extensions["trustvote.gates"]["scans"]
+    taken = [gate._slots.acquire(blocking=False) for _ in range(gate.slots)]  # every slot busy reading
+    queue, gate.queue = gate.queue, 0
+    try:
+        answer = upload(login_as("teller"), closed.id, ("to-quet.pdf", batch))
+    finally:
+        gate.queue = queue
+        for held in taken:
+            if held:
+                gate._slots.release()
+    assert all(taken) and answer.status_code == 503 and answer.headers["Retry-After"]
+    assert count_rows(session, ScanPage) == 0
+    assert upload(login_as("teller"), closed.id, ("to-quet.pdf", batch)).status_code == 200  # and then it reads
