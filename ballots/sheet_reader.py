@@ -108,7 +108,7 @@ def read_sheet(page: Page, layout_for: Callable[[str], SheetLayout | None]) -> S
                             _png(image if image is not None else _reduced(reduced, 1200)))
 
     if found is None:
-        if _is_blank(reduced):
+        if min(grey.shape) >= 64 and _is_blank(reduced):
             return reading([BLANK_PAGE], blank=True)
         return reading([QR_UNREADABLE])
     text, corners = found
@@ -119,16 +119,19 @@ def read_sheet(page: Page, layout_for: Callable[[str], SheetLayout | None]) -> S
     layout = layout_for(code)
     if layout is None:
         return reading([UNKNOWN_CODE], code=code)
-    geometry = _geometry(grey, reduced, layout, corners)
-    if geometry is None:
+    try:
+        geometry = _geometry(grey, reduced, layout, corners)
+        if geometry is None:
+            return reading([NOT_THIS_LAYOUT], code=code, paper=layout.paper)
+        sheet = _straighten(grey, layout, geometry)
+        thumbnail = _picture(sheet.level)
+        grid = _grid(sheet, layout)
+        if grid is None:
+            return reading([NOT_THIS_LAYOUT], code=code, paper=layout.paper, image=thumbnail)
+        rows = _read_rows(sheet, layout, grid, thumbnail)
+        outside = _outside_ink(sheet, layout, grid)
+    except (cv2.error, np.linalg.LinAlgError, ValueError, IndexError):  # a geometry too degenerate to compute
         return reading([NOT_THIS_LAYOUT], code=code, paper=layout.paper)
-    sheet = _straighten(grey, layout, geometry)
-    thumbnail = _picture(sheet.level)
-    grid = _grid(sheet, layout)
-    if grid is None:
-        return reading([NOT_THIS_LAYOUT], code=code, paper=layout.paper, image=thumbnail)
-    rows = _read_rows(sheet, layout, grid, thumbnail)
-    outside = _outside_ink(sheet, layout, grid)
     problems = []
     if any(row.state == UNCLEAR for row in rows):
         problems.append(UNCLEAR_ROW)
@@ -356,14 +359,14 @@ def _read_rows(sheet: Straight, layout: SheetLayout, grid: Grid, thumbnail: np.n
             state, level = ONE_MARK, marked[0] + 1
         else:
             state, level = NO_MARK, None
-        # the row's picture, from the sheet's (about 100 dpi), with a little of the rows above and below
+        # the row's picture, from the sheet's (about 100 dpi), with its rules above and below
         shrink = SHEET_PNG_PX_PER_MM / PX_PER_MM
         y0, y1 = grid.rules_y[index + 1] * shrink, grid.rules_y[index + 2] * shrink
-        pad = 0.3 * (y1 - y0)
+        pad = 0.12 * (y1 - y0) + 1
         x0, _ = _px(layout, layout.table.x, 0)
         crop = thumbnail[max(0, int(y0 - pad)):int(y1 + pad) + 1,
                          max(0, int(x0 * shrink) - 3):int(grid.rules_x[-1] * shrink) + 4]
-        rows.append(RowReading(index + 1, state, level, tuple(round(d, 4) for d in dark), _png(crop)))
+        rows.append(RowReading(index + 1, state, level, tuple(round(float(d), 4) for d in dark), _png(crop)))
     return rows
 
 

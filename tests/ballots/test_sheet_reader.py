@@ -237,3 +237,25 @@ def test_a_photo_taken_sideways_is_read_the_right_way_up(small_corpus):
         page = Page(specimen.name, 1, cv2.rotate(specimen.page.image, turn))
         reading = sheet_reader.read_sheet(page, lambda code: specimen.layout)
         assert reading.problems == () and reading.as_marks() == specimen.truth
+
+
+@pytest.mark.parametrize("shape,value", [((5, 7), 255), ((40, 3000), 0), ((1200, 900), None)])
+def test_odd_pages_give_a_reason_never_an_error(shape, value):
+    image = (np.random.default_rng(2).integers(0, 256, shape, dtype=np.uint8) if value is None
+             else np.full(shape, value, np.uint8))
+    reading = sheet_reader.read_sheet(Page("odd.png", 1, image), lambda code: None)
+    assert reading.problems in ((sheet_reader.QR_UNREADABLE,), (sheet_reader.BLANK_PAGE,)) and reading.rows == ()
+    assert cv2.imdecode(np.frombuffer(reading.sheet_png, np.uint8), cv2.IMREAD_UNCHANGED) is not None
+
+
+def test_a_ballot_qr_on_a_page_with_no_sheet_around_it(small_corpus):
+    """The QR cut out of a sheet (a photo of the QR alone): the code is read, the grid is not."""
+    specimen = small_corpus[0][0]
+    layout = specimen.layout
+    scans, _ = scan_corpus.printed_pages(layout.paper, layout.candidate_count, 1, 200)
+    px = 200 / 72
+    qr = layout.qr
+    crop = scans[0][round((layout.height - qr.top - 20) * px):round((layout.height - qr.y + 20) * px),
+                    round((qr.x - 20) * px):round((qr.right + 20) * px)]
+    reading = sheet_reader.read_sheet(Page("qr.png", 1, np.ascontiguousarray(crop)), lambda code: layout)
+    assert reading.code is not None and reading.problems == (sheet_reader.NOT_THIS_LAYOUT,) and reading.rows == ()
