@@ -366,6 +366,11 @@ def key_reading(session: Session, round_: Round, *, page_id: int, teller: Accoun
                 raise Conflict(ALREADY_SCANNED, source=earlier.source)
         entered = paper_entry.enter_sheet(session, round_, teller=teller, code=None if no_code else code,
                                           marks=marks, flaws=flaws, now=now)
+        if entered.outcome == "set_aside":  # used on a tablet: counted nowhere, so nothing of the page is kept
+            session.execute(delete(ScanImage).where(ScanImage.page_id == page.id))
+            session.delete(page)
+            session.flush()
+            return entered
         page.sheet, page.identified_by = entered.sheet, teller.id
         if NOT_ISSUED in entered.flaws.split(","):
             page.flaws = NOT_ISSUED

@@ -247,3 +247,13 @@ def test_the_code_of_a_scanned_sheet_is_never_stored(session, world, built):
         assert code not in entry.details and tokens.grouped(code) not in entry.details
     page = session.scalar(select(ScanPage))
     assert code not in page.source and code.encode() not in (page.marks or b"")
+
+
+def test_an_unread_page_whose_code_was_used_on_a_tablet_is_set_aside_and_not_kept(session, world, built):
+    [outcome] = record(session, world, built, reading(None, "1111", (QR_UNREADABLE,)))
+    entered = machine_entry.key_reading(session, built.round, page_id=outcome.page_id,
+                                        teller=world.accounts["teller"], code=built.codes[0], marks="1111")
+    assert entered.outcome == "set_aside"
+    assert session.scalar(select(func.count()).select_from(ScanPage)) == 0
+    assert session.scalar(select(func.count()).select_from(ScanImage)) == 0
+    assert paper_entry.unsettled(paper_entry.sheet_states(session, built.round)) == []  # the count is not held up
