@@ -43,8 +43,8 @@ run: install
 	@echo "  TrustVote is running on http://$(HOST):$(PORT)/  (stop with Ctrl+C)"
 	@echo "  ballots printed now hold $$($(BIN)/python -c 'from app.settings import Instance; print(Instance.from_env().base_url)') in their QR codes"
 	@echo "  instance folder: $(TRUSTVOTE_INSTANCE)"
-	@test -f "$(TRUSTVOTE_INSTANCE)/demo-ballots.pdf" && echo "  demo ballots, ready to print or scan: $(TRUSTVOTE_INSTANCE)/demo-ballots.pdf" || true
-	@test -f "$(TRUSTVOTE_INSTANCE)/demo-paper-ballots.pdf" && echo "  demo paper ballots to count (Thạch Bàn, log in as kiemphieu1 and kiemphieu3): $(TRUSTVOTE_INSTANCE)/demo-paper-ballots.pdf" || true
+	@test -f "$(TRUSTVOTE_INSTANCE)/demo-ballots.pdf" && echo "  demo ballots of Phú Lộc (open voting first on its Phiếu page, as tochuc, kiemphieu2 or kiemphieu3): $(TRUSTVOTE_INSTANCE)/demo-ballots.pdf" || true
+	@test -f "$(TRUSTVOTE_INSTANCE)/demo-paper-ballots.pdf" && echo "  demo paper ballots to count, marked, the expected result on page 1 (Thạch Bàn, log in as kiemphieu1 and kiemphieu3): $(TRUSTVOTE_INSTANCE)/demo-paper-ballots.pdf" || true
 	@echo "  demo logins: quantri / quantri-demo-2025 (administrator), tochuc / tochuc-demo-2025 (organizer),"
 	@echo "    kiemphieu1..3 / kiemphieu-demo-2025 (tellers), xemxa / xemxa-demo-2025 (a commune), xemtinh / xemtinh-demo-2025"
 	@echo "    (the province: its dashboard), xemhuyen / xemhuyen-demo-2025 (Huyện ủy Tân Phú of 2020-2025, ended) (viewers)"

@@ -31,9 +31,16 @@ from typing import BinaryIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import accounts, ballot_box, casting, committees, counting, issuing, printing, publication, rounds, sealing
-from . import tokens
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+
+from . import accounts, ballot_box, casting, committees, counting, issuing, printing, publication, rounds, rules
+from . import sealing, tally, tokens
+from .fonts import font
 from .models import Account, Committee, Person, Round
+from .sheet_layout import SheetLayout
+from .tally import CROSSED_OUT, Sheet
 
 ACTOR = "demo"
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý", "Đinh",
@@ -131,6 +138,7 @@ class Demo:
     def __init__(self, session: Session, key):
         self.session, self.key = session, key
         self.rng = random.Random(2025)  # the same province every time
+        self.cast_marks: dict[int, list[bytes]] = {}  # what the tablets cast, by round (the paper demo's answer)
         self.used: set[str] = set()
         self.accounts: dict[str, Account] = {}
         self.named: dict[str, Committee] = {}
@@ -229,6 +237,7 @@ class Demo:
             casts.append(casting.Cast(tokens.code_of(secret), marks, f"demo-round-{round_.id}-{number:04d}"))
         outcomes = casting.cast_ballots(self.session, casts)
         assert all(outcome == casting.RECORDED for outcome in outcomes), outcomes[:3]
+        self.cast_marks[round_.id] = [cast.marks for cast in casts]
 
 
 def _level(name: str) -> str:
@@ -369,9 +378,120 @@ def _walkthrough(demo: Demo, *, ballots_pdf, paper_pdf, base_url: str) -> None:
         round_, secrets = demo.round(named[COUNTING_COMMUNE], until="closed", held_on=dt.date(2027, 11, 24),
                                      term=NEW_TERM, board=("kiemphieu1", "kiemphieu3"), present=20, cast=14,
                                      low=0.3)
-        printing.print_ballots(printing.sheet_of(round_), secrets[14:], paper_pdf, base_url=base_url)
+        paper = paper_sheets(len(round_.candidates))
+        expected = expected_count(round_, demo.cast_marks[round_.id], paper)
+        printing.print_ballots(printing.sheet_of(round_), secrets[14:], paper_pdf, base_url=base_url,
+                               front=lambda canvas: draw_answer(canvas, round_, paper, expected),
+                               overlay=lambda canvas, layout, index: draw_pen(canvas, layout, paper[index]))
     demo.round(named[PUBLISHED_COMMUNE], until="published", held_on=dt.date(2027, 10, 15), term=NEW_TERM,
                board=("kiemphieu1", "kiemphieu2"), present=48, low=0.12)
+
+
+# --- the paper ballots of the walkthrough, marked as delegates would ------------------------------------------
+
+@dataclass(frozen=True)
+class PaperSheet:
+    """A demo paper sheet as a delegate marked it: a digit a row (1 high, 2 trust, 3 low, 0 none, 4 several
+    boxes) and the rows whose printed name is crossed out."""
+
+    marks: str
+    crossed_out: tuple[int, ...] = ()
+
+    @property
+    def sheet(self) -> Sheet:
+        return Sheet(self.marks.encode().translate(bytes.maketrans(b"01234", bytes(range(5)))),
+                     frozenset({CROSSED_OUT}) if self.crossed_out else frozenset())
+
+
+def paper_sheets(candidates: int) -> list[PaperSheet]:
+    """Six sheets for the tellers to key in: four valid ones, one with a row ticked in two boxes, one with a
+    printed name crossed out (both invalid under QĐ 96), so that every kind of entry is tried once."""
+    rng = random.Random(2027)
+    def valid() -> str:
+        return "".join(rng.choice("1112223") for _ in range(candidates))
+    sheets = [PaperSheet(valid()) for _ in range(4)]
+    several = valid()
+    sheets.append(PaperSheet(several[:1] + "4" + several[2:]))
+    sheets.append(PaperSheet(valid(), crossed_out=(candidates,)))
+    return sheets
+
+
+def expected_count(round_: Round, tablet: list[bytes], paper: list[PaperSheet]) -> tally.Tally:
+    """What the count must show once the six sheets are keyed in: the tablets' ballots and the paper sheets,
+    counted by the domain's own tally under the round's rule set."""
+    return tally.tally([Sheet(marks) for marks in tablet] + [p.sheet for p in paper],
+                       candidates=len(round_.candidates), rule_set=rules.rule_set_of(round_),
+                       convened=round_.convened, present=round_.present, issued=len(tablet) + len(paper))
+
+
+PEN = (0.08, 0.2, 0.62)  # a blue ballpoint
+
+
+def draw_pen(canvas: Canvas, layout: SheetLayout, paper: PaperSheet) -> None:
+    """A delegate's pen on the printed sheet: a cross in each chosen box (two boxes for a "4"), a line through
+    a crossed-out name."""
+    canvas.saveState()
+    canvas.setStrokeColorRGB(*PEN)
+    canvas.setLineWidth(1.4)
+    canvas.setLineCap(1)
+    for row, digit in zip(layout.rows, paper.marks):
+        for box in ({"1": (0,), "2": (1,), "3": (2,), "4": (0, 2)}.get(digit, ())):
+            rect = row.boxes[box]
+            inset_x, inset_y = rect.width * 0.3, rect.height * 0.22
+            canvas.line(rect.x + inset_x, rect.y + inset_y, rect.right - inset_x, rect.top - inset_y)
+            canvas.line(rect.x + inset_x, rect.top - inset_y, rect.right - inset_x, rect.y + inset_y)
+        if row.position in paper.crossed_out:
+            middle = row.name.centre[1]
+            canvas.line(row.name.x + 2 * mm, middle, row.name.right - 2 * mm, middle + 0.6 * mm)
+    canvas.restoreState()
+
+
+def draw_answer(canvas: Canvas, round_: Round, paper: list[PaperSheet], expected: tally.Tally) -> None:
+    """A page before the sheets, for whoever tries the demo: what each sheet holds as the tellers key it, and
+    the result the count must then show (not a ballot: it has no QR code)."""
+    canvas.setPageSize(A4)
+    width, height = A4
+    y = height - 20 * mm
+
+    def line(text: str, size: float = 10, style: str = "regular", x: float = 20 * mm) -> None:
+        nonlocal y
+        canvas.setFont(font(style), size)
+        canvas.drawString(x, y, text)
+        y -= size * 1.45
+
+    line("BẢN DEMO — TRANG HƯỚNG DẪN, KHÔNG PHẢI PHIẾU", 13, "bold")
+    line(f"{round_.conference.committee.name} · {round_.title}", 10)
+    line(f"{len(paper)} phiếu giấy sau trang này, đã đánh dấu sẵn; {expected.issued - len(paper)} phiếu khác đã bỏ "
+         "trên máy tính bảng.", 10)
+    line("Hai thành viên Ban kiểm phiếu (kiemphieu1 và kiemphieu3) nhập từng phiếu, mỗi dòng một chữ số:", 10)
+    line("1 tín nhiệm cao · 2 tín nhiệm · 3 tín nhiệm thấp · 0 không đánh dấu · 4 đánh dấu nhiều ô", 10, "semibold")
+    y -= 4
+    for number, sheet in enumerate(paper, start=1):
+        note = ""
+        if "4" in sheet.marks:
+            note = f" — dòng {sheet.marks.index('4') + 1} đánh dấu hai ô: phiếu không hợp lệ"
+        if sheet.crossed_out:
+            note = f" — tên ở dòng {sheet.crossed_out[0]} bị gạch: đánh dấu “gạch tên”, phiếu không hợp lệ"
+        line(f"Phiếu {number}: {sheet.marks}{note}", 10, x=24 * mm)
+    y -= 6
+    line("Kết quả phải thấy sau khi kiểm phiếu", 12, "bold")
+    line(f"Phát ra {expected.issued} · thu về {expected.collected} · hợp lệ {expected.valid} · "
+         f"không hợp lệ {expected.invalid} (tỷ lệ tính trên {expected.base} phiếu thu về)", 10)
+    columns = (24 * mm, 34 * mm, 112 * mm, 137 * mm, 162 * mm)
+    canvas.setFont(font("semibold"), 9)
+    for x, text in zip(columns, ("STT", "Họ và tên", "Tín nhiệm cao", "Tín nhiệm", "Tín nhiệm thấp")):
+        canvas.drawString(x, y, text)
+    y -= 9 * 1.5
+    for candidate, count in zip(round_.candidates, expected.candidates):
+        if y < 20 * mm:
+            canvas.showPage()
+            y = height - 20 * mm
+        canvas.setFont(font("regular"), 9)
+        for x, text in zip(columns, (str(candidate.position), candidate.name, str(count.high),
+                                     str(count.trust), str(count.low))):
+            canvas.drawString(x, y, text)
+        y -= 9 * 1.45
+    canvas.showPage()
 
 
 # how far the other communes' rounds have come, as a share of them: most published, every state present

@@ -104,10 +104,11 @@ def print_ballots(
     paper: str = "A4",
     progress: Callable[[int], None] | None = None,
     front: Callable[[Canvas], None] | None = None,
+    overlay: Callable[[Canvas, sheet_layout.SheetLayout, int], None] | None = None,
 ) -> int:
     """Write one page per secret to `out` and return the number of pages; `progress(done)` now and then."""
     pages = 0
-    for pages in ballot_pages(sheet, secrets, out, base_url=base_url, paper=paper, front=front):
+    for pages in ballot_pages(sheet, secrets, out, base_url=base_url, paper=paper, front=front, overlay=overlay):
         if progress:
             progress(pages)
     return pages
@@ -116,10 +117,12 @@ def print_ballots(
 def ballot_pages(
     sheet: BallotSheet, secrets: Sequence[bytes], out: BinaryIO, *, base_url: str, paper: str = "A4",
     front: Callable[[Canvas], None] | None = None,
+    overlay: Callable[[Canvas, sheet_layout.SheetLayout, int], None] | None = None,
 ) -> Iterator[int]:
     """Write one page per secret to `out`, yielding the number of pages done every PROGRESS_EVERY pages and
     once at the end, when the PDF is complete (so that a web page or a terminal can show progress). `front`
-    draws pages of its own before the ballots (the box's key cards, with the first batch)."""
+    draws pages of its own before the ballots (the box's key cards, with the first batch); `overlay(canvas,
+    layout, index)` draws on the sheet of secrets[index] (the demo's pen marks)."""
     fonts.register()
     rl_config.useA85 = 0  # binary streams: a third smaller and faster than ASCII85
     layout = sheet_layout.sheet_layout(paper, len(sheet.candidates))
@@ -143,6 +146,8 @@ def ballot_pages(
         for line in printed_code_lines(code):
             canvas.drawCentredString(qr.centre[0], baseline, line)
             baseline -= sheet_layout.CODE_LEADING * code_size
+        if overlay is not None:
+            overlay(canvas, layout, done - 1)
         canvas.showPage()
         if done % PROGRESS_EVERY == 0 and done < len(secrets):
             yield done

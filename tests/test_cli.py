@@ -2,7 +2,9 @@
 
 import datetime as dt
 import os
+import re
 import stat
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -107,6 +109,15 @@ def test_the_demo_province_loads_once_and_prints_its_logins(tmp_path, db_url, se
     paper = tmp_path / "demo-paper-ballots.pdf"
     assert f"paper ballots of the round ready to count (Đảng ủy xã Thạch Bàn): {paper}" in output
     assert paper.read_bytes().startswith(b"%PDF") and stat.S_IMODE(os.stat(paper).st_mode) == 0o600
+    _the_marked_paper_ballots_count_to_the_printed_answer(session, tmp_path, closed.id, paper)
+    # the README's table says who sits on each walkthrough board: it is true
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| teller |"))
+    claimed = re.findall(r"(Tân Hòa|Phú Lộc|Thạch Bàn|Tân Phú) \(`(kiemphieu\d)`, `(kiemphieu\d)`\)", row)
+    assert len(claimed) == 4
+    for commune, *tellers in claimed:
+        board = {m.account.username for m in round_of(f"Đảng ủy xã {commune}").board}
+        assert board == set(tellers), (commune, board)
     assert round_of(demo.PUBLISHED_COMMUNE).state == "published"
     roles = set(session.scalars(select(Grant.role)))
     assert roles == {"organizer", "teller", "viewer"}
@@ -159,3 +170,43 @@ def test_the_app_refuses_to_start_without_its_signing_key(tmp_path):
     (instance / "signing_key.pem").unlink()
     with pytest.raises(MissingKeys, match="trustvote init"):
         Settings.from_env({"TRUSTVOTE_INSTANCE": str(instance)})
+
+
+def _the_marked_paper_ballots_count_to_the_printed_answer(session, instance, round_id, paper):
+    """The demo's paper ballots: a page for the tester (each sheet's digits, the result to expect), then the six
+    sheets with the pen marks drawn on them. Keyed in as the page says by the two tellers the README names, they
+    count to exactly the result the page prints."""
+    from app.settings import AUDIT_KEY_FILE, load_audit_key
+    from ballots import counting, paper_entry
+    from ballots.db import make_sessionmaker
+    from ballots.models import Round
+    from ballots.tally import CROSSED_OUT
+    from tests import pdfs
+
+    # the demo's instance audit key authenticates the box's record, as the app's would
+    key, _since = load_audit_key(instance / AUDIT_KEY_FILE)
+    session = make_sessionmaker(session.get_bind(), audit_key=key)()
+    round_ = session.get(Round, round_id)
+
+    answer = pdfs.page_text(paper, 1)
+    assert "KHÔNG PHẢI PHIẾU" in answer and pdfs.page_count(paper) == 1 + 6
+    sheets = re.findall(r"Phiếu (\d): (\d+)( — tên ở dòng)?", answer)
+    assert len(sheets) == 6 and all(len(marks) == len(round_.candidates) for _n, marks, _c in sheets)
+    codes = [texts[0] for texts in pdfs.qr_texts(paper)[1:]]  # the QR of each sheet, after the answer page
+    tellers = [session.scalars(select(Account).where(Account.username == name)).one()
+               for name in ("kiemphieu1", "kiemphieu3")]
+    assert {m.account_id for m in round_.board} == {t.id for t in tellers}  # the README's board
+    for teller in tellers:
+        for code, (_number, marks, crossed) in zip(codes, sheets):
+            # the QR's whole text, as a scanner types it
+            paper_entry.enter_sheet(session, round_, teller=teller, code=code, marks=marks,
+                                    flaws=[CROSSED_OUT] if crossed else [])
+    counted = counting.count_round(session, round_, account=tellers[0])
+    numbers = re.search(r"Phát ra (\d+) · thu về (\d+) · hợp lệ (\d+) · không hợp lệ (\d+)", answer)
+    assert (counted.issued, counted.collected, counted.valid, counted.invalid) == tuple(map(int, numbers.groups()))
+    rows = re.findall(r"^\s*(\d+)\s+\S.*?\s+(\d+)\s+(\d+)\s+(\d+)\s*$", pdfs.page_text(paper, 1, layout=True),
+                      re.MULTILINE)
+    assert [(c.high, c.trust, c.low) for c in counted.candidates] == [tuple(map(int, r[1:])) for r in rows]
+    assert counted.invalid_reasons["bad_marks"] == 1 and counted.invalid_reasons["crossed_out"] == 1
+    session.rollback()
+    session.close()
