@@ -1,9 +1,9 @@
 """The key cards of a round's ballot box (THẺ KHÓA HÒM PHIẾU) as a PDF: one A4 page per card, for the board
 member (or, for the recovery card, the direct upper-level committee) whose name it carries.
 
-A card holds its share of the box's key as a QR code and as a typed code in groups of four (Courier-Bold, one of
-PDF's standard fonts, at 13 pt: large enough to type from; the rest of the page is in the embedded Be Vietnam
-Pro). Like ballot codes, the cards are printed once, when ballots are first issued, and never stored: a lost card
+A card holds its share of the box's key as a QR code and as a typed code in groups of four, in the embedded
+monospaced face of every typed code (fonts.CODE_FONT) at 13 pt: large enough to type from, its 0, 1 and 8
+unmistakable; the rest of the page is in the embedded Be Vietnam Pro. Like ballot codes, the cards are printed once, when ballots are first issued, and never stored: a lost card
 cannot be printed again (the recovery card stands in for one).
 """
 
@@ -21,7 +21,7 @@ from .printing import BallotSheet, qr_operators
 WIDTH, HEIGHT = 210 * mm, 297 * mm
 MARGIN = 20 * mm
 QR_SIDE = 60 * mm
-CODE_FONT, CODE_SIZE = "Courier-Bold", 13
+CODE_SIZE = 13
 
 
 def draw_cards(canvas: Canvas, sheet: BallotSheet, made: Made) -> None:
@@ -65,7 +65,7 @@ def _draw_card(canvas: Canvas, sheet: BallotSheet, made: Made, issued: IssuedCar
     canvas.addLiteral(qr_operators(issued.card.payload, (WIDTH - QR_SIDE) / 2, y - QR_SIDE, QR_SIDE))
     y -= QR_SIDE + 8 * mm
     code = tokens.grouped(issued.card.code)
-    canvas.setFont(CODE_FONT, CODE_SIZE)
+    canvas.setFont(fonts.CODE_FONT, CODE_SIZE)
     for start in range(0, len(code), 40):
         canvas.drawCentredString(WIDTH / 2, y, code[start:start + 40])
         y -= CODE_SIZE * 1.5

@@ -290,3 +290,21 @@ def test_a_round_from_the_database_is_printed_with_its_committee_candidates_and_
                          "Lấy phiếu tín nhiệm Ban Chấp hành", "ngày 05 tháng 12 năm 2026", "PHIẾU TÍN NHIỆM"):
             assert expected in text
         assert _shown_code(secret) in text
+
+
+def test_the_key_cards_print_their_code_in_the_embedded_monospaced_face(tmp_path):
+    from ballots import ballot_box, box, key_cards
+
+    key = box.new_key()
+    cards = box.split_key(key, round_id=7, needed=2, cards=3)
+    made = ballot_box.Made(box.public_bytes(key), 2, [ballot_box.IssuedCard(card, holder) for card, holder in
+                                                      zip(cards, ["Nguyễn Văn An", "Trần Thị Bình", None])])
+    pdf = tmp_path / "cards.pdf"
+    with pdf.open("wb") as out:
+        printing.print_ballots(_sheet(FORTY[:5]), [tokens.new_secret()], out, base_url=BASE_URL, paper="A4",
+                               front=key_cards.front(_sheet(FORTY[:5]), made))
+    listing = pdfs.run(poppler("pdffonts"), str(pdf))
+    assert "IBMPlexMono-SemiBold" in listing and "Courier" not in listing, listing
+    assert {line.split()[-5] for line in listing.splitlines()[2:]} == {"yes"}, listing
+    text = pdfs.run(poppler("pdftotext"), "-f", "1", "-l", "1", str(pdf), "-")
+    assert tokens.grouped(cards[0].code)[:19] in text  # the card's code, typed as printed
