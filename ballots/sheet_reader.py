@@ -21,6 +21,7 @@ How a page is read (coordinates of ballots.sheet_layout, which the printer draws
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -206,27 +207,35 @@ def _geometry(grey: np.ndarray, reduced: np.ndarray, layout: SheetLayout, qr_cor
     candidates = _squares(small, side)
     if len(candidates) < 3:
         return None
-    reach = 0.15 * np.hypot(*small.shape)
-    chosen = []
-    for index, at in enumerate(predicted):
+    # Each corner's few nearest candidates (a phone's perspective can put a far corner well away from where the
+    # QR alone predicts it); of every choice of one per corner, the one that puts the QR where the layout says.
+    reach = 0.3 * np.hypot(*small.shape)
+    near = []
+    for at in predicted:
         distances = np.linalg.norm(candidates - at, axis=1)
-        best = int(np.argmin(distances))
-        if distances[best] <= reach:
-            chosen.append((index, candidates[best]))
-    if len(chosen) < 3 or len({tuple(c) for _, c in chosen}) < len(chosen):
-        return None
-    source = np.array([expected[i] for i, _ in chosen])
-    target = np.array([c for _, c in chosen]) * factor
-    if len(chosen) == 4:
-        homography = cv2.getPerspectiveTransform(source.astype(np.float32), target.astype(np.float32))
-    else:  # a corner torn off or covered: the three others fix an affine map (exact for a scanner's page)
-        homography = np.vstack([cv2.getAffineTransform(source.astype(np.float32), target.astype(np.float32)),
-                                [0, 0, 1]])
-    # the QR must sit where the layout puts it against the squares: within a twelfth of its side
-    placed = cv2.perspectiveTransform(_qr_corners(layout).reshape(-1, 1, 2), homography).reshape(-1, 2)
-    if np.max(np.linalg.norm(placed - qr_corners, axis=1)) > qr_side * factor / 12 + 2:
-        return None
-    return homography
+        near.append([c for c in np.argsort(distances)[:3] if distances[c] <= reach])
+    qr_layout = _qr_corners(layout).reshape(-1, 1, 2)
+    tolerance = qr_side * factor / 12 + 2  # the QR where the layout puts it: within a twelfth of its side
+    best, best_rank = None, None
+    for choice in itertools.product(*[options + [None] for options in near]):
+        present = [i for i in range(4) if choice[i] is not None]
+        if len(present) < 3 or len({choice[i] for i in present}) < len(present):
+            continue
+        source = expected[present].astype(np.float32)
+        target = (candidates[[choice[i] for i in present]] * factor).astype(np.float32)
+        try:
+            if len(present) == 4:
+                homography = cv2.getPerspectiveTransform(source, target)
+            else:  # a corner torn off or covered: the three others fix an affine map (exact for a scanner)
+                homography = np.vstack([cv2.getAffineTransform(source, target), [0, 0, 1]])
+        except cv2.error:
+            continue
+        placed = cv2.perspectiveTransform(qr_layout, homography).reshape(-1, 2)
+        error = float(np.max(np.linalg.norm(placed - qr_corners, axis=1)))
+        rank = (-len(present), error)  # four squares rather than three, then the QR placed best
+        if error <= tolerance and (best_rank is None or rank < best_rank):
+            best, best_rank = homography, rank
+    return best
 
 
 def _squares(small: np.ndarray, side: float) -> np.ndarray:
