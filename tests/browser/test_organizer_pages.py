@@ -224,3 +224,16 @@ def test_the_grant_form_chooses_nothing_for_the_administrator_and_finds_a_commun
         expect(page.locator("#grants table")).to_contain_text("Đảng ủy xã Số 117")
     grants = [(g.committee.name, g.role) for g in fresh(session).get(type(account), account.id).grants]
     assert sorted(grants) == [("Đảng ủy xã Số 117", "teller"), ("Đảng ủy xã Yên Bình", "viewer")]
+
+
+def test_the_page_a_ballots_qr_opens_is_valid_html(page: Page, tmp_path):
+    """/b names no round: its code form has no action at all rather than an empty one (invalid HTML)."""
+    assert validate_html(page.request.get("/b").text(), tmp_path) == []
+
+
+def test_the_ballots_page_is_valid_html_and_passes_axe(browser, live_server, session, world, tmp_path):
+    round_id = make_round(session, world, until="issued", title=NOT_LISTED).round.id
+    with _organizer(browser, live_server, world) as page:
+        page.goto(f"/rounds/{round_id}/ballots")
+        assert validate_html(page.request.get(page.url).text(), tmp_path) == []
+        assert axe_violations(page) == []
