@@ -134,6 +134,9 @@ def _tiff_pages(data: bytes, filename: str) -> Iterator[Page | PageRefusal]:
                 yield Page(filename, number, grey)
 
 
+PDF_PAGES_PER_OPENING = 20  # PDFium keeps what it parsed of each page until the document closes: reopen it
+
+
 def _pdf_pages(data: bytes, filename: str) -> Iterator[Page | PageRefusal]:
     try:
         document = pypdfium2.PdfDocument(data)
@@ -147,6 +150,9 @@ def _pdf_pages(data: bytes, filename: str) -> Iterator[Page | PageRefusal]:
             return
         scale = PDF_DPI / 72
         for number in range(1, count + 1):
+            if number % PDF_PAGES_PER_OPENING == 0:
+                document.close()
+                document = pypdfium2.PdfDocument(data)
             yield _pdf_page(document, number, scale, filename)
     finally:
         document.close()
