@@ -128,9 +128,12 @@ def seal_casts(session: Session, casts: Sequence[tuple[int, bytes]]) -> None:
         _BOXES, {"rounds": sorted({round_id for round_id, _ in casts})})}
     # RETURNING makes SQLAlchemy send the rows as one multi-row INSERT ("insertmanyvalues", its compiled form
     # cached) rather than an executemany, which PostgreSQL's driver sends as a statement a row
-    session.execute(_INSERT_SEALED, [{"id": random_source.token_bytes(16), "round_id": round_id,
-                                      "sealed": box.seal(boxes[round_id].public_key, round_id, marks)}
-                                     for round_id, marks in casts]).all()
+    rows = []
+    for round_id in boxes:  # each round's ballots sealed together: one key agreement for the batch's ballots of it
+        batch = [marks for cast_round, marks in casts if cast_round == round_id]
+        rows += [{"id": random_source.token_bytes(16), "round_id": round_id, "sealed": sealed}
+                 for sealed in box.seal_batch(boxes[round_id].public_key, round_id, batch)]
+    session.execute(_INSERT_SEALED, rows).all()
 
 
 def _cast_tokens(session: Session, round_: Round) -> int:
@@ -216,11 +219,12 @@ def open_box(session: Session, round_: Round, *, account: Account, cards: Sequen
         raise SealedSetChanged(count=len(sealed), recorded=found.sealed_count)
     if len(sealed) != _cast_tokens(session, round_):  # a ballot sealed by hand to the public key while voting
         raise SealedSetChanged(count=len(sealed), recorded=_cast_tokens(session, round_))
+    opener = box.Opener(key, round_.id)
     try:
-        opened = [box.unseal(key, round_.id, item) for item in sealed]
+        opened = [opener.open(item) for item in sealed]
     except box.BoxTampered:
         raise SealedBallotTampered() from None
-    del key
+    del key, opener
     # fresh random ids, written in the order of those ids: no order of the sealed rows survives into the ballot
     # table (and an index filled in key order is written fastest)
     rows = sorted(({"id": random_source.token_bytes(16), "round_id": round_.id, "marks": marks} for marks in opened),

@@ -5,11 +5,15 @@ the two through what that transaction leaves behind (PostgreSQL's xmin, the WAL,
 page). So a tablet ballot is never written readable when it is cast: it is sealed to the round's public key, and
 only opened, after the close, by the counting board, whose members together hold the private key.
 
-Sealing (format 1, "trustvote.box/1"): a fresh X25519 key pair for each ballot; its agreement with the round's
-public key, through HKDF-SHA256 (info "trustvote.box/1 round <id>"), gives a 256-bit AES-GCM key; the marks are
-encrypted under it with a random 96-bit nonce and the round's id as associated data. The sealed ballot is
+Sealing (format 1, "trustvote.box/1"): a fresh X25519 key pair for each batch of ballots sealed together (the
+casts of one transaction, at most a group commit's batch); its agreement with the round's public key, through
+HKDF-SHA256 (info "trustvote.box/1 round <id>"), gives a 256-bit AES-GCM key; each ballot's marks are encrypted
+under it with a random 96-bit nonce of its own and the round's id as associated data. The sealed ballot is
     0x01 | ephemeral public key (32) | nonce (12) | ciphertext and tag (len(marks) + 16).
-All the ballots of a round have the same length, so a sealed ballot says nothing of its marks.
+All the ballots of a round have the same length, so a sealed ballot says nothing of its marks. One agreement a
+batch rather than one a ballot: the agreement was most of a cast's sealing cost; what the shared ephemeral key
+tells (these ballots were cast in one transaction) the database's transaction ids tell already, and the sealed
+rows are gone once the box is opened.
 
 Key cards (thẻ khóa hòm phiếu): the round's 32-byte X25519 private key is split k of n with Shamir's scheme
 (PyCryptodome, over GF(2^128): each 16-byte half split with the same indices), one share for each member of the
@@ -70,26 +74,49 @@ def _associated(round_id: int) -> bytes:
     return round_id.to_bytes(8, "big")
 
 
-def seal(public_key: bytes, round_id: int, marks: bytes) -> bytes:
-    """The marks sealed to the round's public key (see the module's docstring)."""
+def seal_batch(public_key: bytes, round_id: int, batch: Sequence[bytes]) -> list[bytes]:
+    """The marks of ballots cast together, each sealed to the round's public key (see the module's docstring)."""
     ephemeral = new_key()
-    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(public_key))
-    nonce = random_source.token_bytes(_NONCE)
-    sealed = _ballot_key(shared, round_id).encrypt(nonce, marks, _associated(round_id))
-    return _HEADER + public_bytes(ephemeral) + nonce + sealed
+    cipher = _ballot_key(ephemeral.exchange(X25519PublicKey.from_public_bytes(public_key)), round_id)
+    prefix, associated = _HEADER + public_bytes(ephemeral), _associated(round_id)
+    sealed = []
+    for marks in batch:
+        nonce = random_source.token_bytes(_NONCE)
+        sealed.append(prefix + nonce + cipher.encrypt(nonce, marks, associated))
+    return sealed
+
+
+def seal(public_key: bytes, round_id: int, marks: bytes) -> bytes:
+    """One ballot's marks sealed to the round's public key."""
+    return seal_batch(public_key, round_id, [marks])[0]
+
+
+class Opener:
+    """Opens the sealed ballots of a round with its private key, agreeing once with each batch's ephemeral key."""
+
+    def __init__(self, private_key: X25519PrivateKey, round_id: int) -> None:
+        self._private_key, self._round_id = private_key, round_id
+        self._ciphers: dict[bytes, AESGCM] = {}
+
+    def open(self, sealed: bytes) -> bytes:
+        """The marks of a sealed ballot of this round. Raises BoxTampered if it does not open."""
+        if len(sealed) < 1 + _PUBLIC + _NONCE + _TAG or sealed[:1] != _HEADER:
+            raise BoxTampered("not a sealed ballot")
+        ephemeral = sealed[1:1 + _PUBLIC]
+        nonce = sealed[1 + _PUBLIC:1 + _PUBLIC + _NONCE]
+        try:
+            cipher = self._ciphers.get(ephemeral)
+            if cipher is None:
+                shared = self._private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral))
+                cipher = self._ciphers[ephemeral] = _ballot_key(shared, self._round_id)
+            return cipher.decrypt(nonce, sealed[1 + _PUBLIC + _NONCE:], _associated(self._round_id))
+        except (InvalidTag, ValueError):
+            raise BoxTampered("the sealed ballot does not open under the round's key") from None
 
 
 def unseal(private_key: X25519PrivateKey, round_id: int, sealed: bytes) -> bytes:
-    """The marks of a sealed ballot of this round. Raises BoxTampered if it does not open."""
-    if len(sealed) < 1 + _PUBLIC + _NONCE + _TAG or sealed[:1] != _HEADER:
-        raise BoxTampered("not a sealed ballot")
-    ephemeral = sealed[1:1 + _PUBLIC]
-    nonce = sealed[1 + _PUBLIC:1 + _PUBLIC + _NONCE]
-    try:
-        shared = private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral))
-        return _ballot_key(shared, round_id).decrypt(nonce, sealed[1 + _PUBLIC + _NONCE:], _associated(round_id))
-    except (InvalidTag, ValueError):
-        raise BoxTampered("the sealed ballot does not open under the round's key") from None
+    """The marks of one sealed ballot of this round. Raises BoxTampered if it does not open."""
+    return Opener(private_key, round_id).open(sealed)
 
 
 def digest(sealed_ballots: Iterable[bytes]) -> str:

@@ -6,14 +6,15 @@ load the round and the presenting member, `ballot_box.open_box` with two of the 
 cards, rebuild the key, read the sealed ballots and check them against the close record, decrypt every one, shuffle,
 insert the opened ballots with fresh ids, delete the sealed rows, record the opening and its audit entry), then the
 commit, after which the box's scrub runs (PostgreSQL: VACUUM sealed_ballot; SQLite: a WAL checkpoint that truncates
-the log). The baseline, timed in the same run on the same bytes: `box.unseal` of every sealed ballot in a loop, with
-the key rebuilt from the same cards beforehand (the least an opening can do). The ratio of the two is the figure to
+the log). The baseline, timed in the same run on the same bytes: a `box.Opener` opening every sealed ballot in a
+loop, with the key rebuilt from the same cards beforehand (the least an opening can do). The ratio of the two is the figure to
 compare (the machines are shared and noisy). Each phase is printed too, to show where time goes; the opened
 ballots are checked against the marks sealed.
 
-Also measured: the extra cost of sealing in a cast, `box.seal` of 40 marks to the round's key (an ephemeral X25519
-agreement, HKDF-SHA256, AES-GCM), per ballot, printed beside the server CPU a cast cost when last measured by
-bench/cast.py (README; override with --cast-cpu-ms).
+Also measured: the extra cost of sealing in a cast, `box.seal_batch` of 40 marks to the round's key (an ephemeral
+X25519 agreement and HKDF-SHA256 for each batch, AES-GCM for each ballot), per ballot, for a ballot sealed alone
+and in a batch of --cast-batch, printed beside the server CPU a cast cost when last measured by bench/cast.py
+(README; override with --cast-cpu-ms).
 
 Set-up (not timed): a database of each run's own (SQLite: a temporary file; PostgreSQL: the server at
 TRUSTVOTE_TEST_POSTGRES, default postgresql://postgres@127.0.0.1:5432/test, a database created and dropped),
@@ -21,8 +22,10 @@ migrated by ballots.schema.upgrade; a committee of 40 members and 3 tellers, a c
 candidates and the tellers as its board (2 cards open the box), all through the domain. The first
 min(ballots, issuing.MAX_BATCH) ballots are issued by issuing.issue_ballots, which makes the box and returns its
 cards (kept in memory here, as on paper); the rest of the tokens are inserted in bulk. The round is opened through
-the domain, every token marked cast, and one sealed ballot a token inserted in bulk, made by `box.seal` of random
-marks 1-3 to the box's public key; then `casting.close_voting` records the close (count and digest).
+the domain, every token marked cast, and one sealed ballot a token inserted in bulk, made by `box.seal_batch` of
+random marks 1-3 to the box's public key in batches of --cast-batch, as the casts of a group commit are sealed (one
+key agreement a batch: the opening agrees once a batch too; 64 tablets casting at once made batches of about 10 to
+14 in bench/cast.py; 1 is the worst case, every ballot cast alone); then `casting.close_voting` records the close.
 
 Run: .venv/bin/python bench/open_box.py [--db sqlite|postgresql|both] [--sizes 2000,200000] [--repeat 3]
 """
@@ -73,7 +76,7 @@ class Seeded:
     seconds: float
 
 
-def set_up_round(url: str, *, ballots: int, candidates: int, seed: int) -> Seeded:
+def set_up_round(url: str, *, ballots: int, candidates: int, seed: int, cast_batch: int) -> Seeded:
     started = time.perf_counter()
     engine = make_engine(url)
     schema.upgrade(engine)
@@ -92,7 +95,8 @@ def set_up_round(url: str, *, ballots: int, candidates: int, seed: int) -> Seede
         session.execute(update(Token).where(Token.round_id == round_.id).values(state="cast")
                         .execution_options(synchronize_session=False))
         marks = random_marks(random.Random(seed), ballots, candidates)
-        sealed = [box.seal(made.public_key, round_.id, m) for m in marks]
+        sealed = [item for start in range(0, ballots, cast_batch)
+                  for item in box.seal_batch(made.public_key, round_.id, marks[start:start + cast_batch])]
         for start in range(0, ballots, CHUNK):
             session.execute(insert(SealedBallot), [
                 {"id": random_source.token_bytes(16), "round_id": round_.id, "sealed": s}
@@ -153,26 +157,29 @@ def open_the_box(url: str, seeded: Seeded) -> Run:
 
 
 def bare_decryption(seeded: Seeded, repeat: int) -> float:
-    """box.unseal of every sealed ballot in a loop, the key rebuilt from the same cards first: the median time."""
+    """A box.Opener opening every sealed ballot in a loop, the key rebuilt from the same cards first: the median
+    time."""
     key = box.combine([box.parse_card(card) for card in seeded.cards])
     times = []
     for _ in range(repeat):
         began = time.perf_counter()
-        opened = [box.unseal(key, seeded.round_id, sealed) for sealed in seeded.sealed]
+        opener = box.Opener(key, seeded.round_id)
+        opened = [opener.open(sealed) for sealed in seeded.sealed]
         times.append(time.perf_counter() - began)
     assert opened == seeded.marks
     return statistics.median(times)
 
 
-def seal_cost(candidates: int, count: int, repeat: int = 3) -> float:
-    """Seconds for box.seal of one ballot of `candidates` marks (median of `repeat` loops of `count`)."""
+def seal_cost(candidates: int, count: int, batch: int, repeat: int = 3) -> float:
+    """Seconds a ballot of `candidates` marks costs box.seal_batch in batches of `batch` (median of `repeat` loops
+    of `count` ballots)."""
     public = box.public_bytes(box.new_key())
     marks = random_marks(random.Random(7), count, candidates)
     times = []
     for _ in range(repeat):
         began = time.perf_counter()
-        for m in marks:
-            box.seal(public, 1, m)
+        for start in range(0, count, batch):
+            box.seal_batch(public, 1, marks[start:start + batch])
         times.append((time.perf_counter() - began) / count)
     return statistics.median(times)
 
@@ -193,7 +200,8 @@ def run_size(engine_name: str, ballots: int, args) -> SizeResult:
     for number in range(repeat):
         with tempfile.TemporaryDirectory(prefix="trustvote-bench-") as tmp, \
                 database(engine_name, Path(tmp), f"box_{ballots}_{number}") as url:
-            seeded = set_up_round(url, ballots=ballots, candidates=args.candidates, seed=number)
+            seeded = set_up_round(url, ballots=ballots, candidates=args.candidates, seed=number,
+                                  cast_batch=args.cast_batch)
             run = open_the_box(url, seeded)
             run.bare = bare_decryption(seeded, repeat=args.bare_repeat if ballots <= args.repeat_limit else 1)
         runs.append(run)
@@ -203,13 +211,13 @@ def run_size(engine_name: str, ballots: int, args) -> SizeResult:
     return SizeResult(engine_name, ballots, runs)
 
 
-def report(results: list[SizeResult], seal_seconds: float, args) -> None:
+def report(results: list[SizeResult], seal_seconds: dict[int, float], args) -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = f" (load average {os.getloadavg()[0]:.1f} at the end)" if hasattr(os, "getloadavg") else ""
     print(f"open_box: opening the sealed ballot box, {args.candidates} candidates, 2 of 3 cards, one transaction and "
-          f"its scrub; median of {args.repeat} runs up to {args.repeat_limit:,} ballots, 1 run above; "
-          f"{cores} cores{load}")
-    print("  ratio: the opening (open_box + commit + scrub) / a bare box.unseal loop over the same ciphertexts")
+          f"its scrub; sealed in batches of {args.cast_batch}; median of {args.repeat} runs up to "
+          f"{args.repeat_limit:,} ballots, 1 run above; {cores} cores{load}")
+    print("  ratio: the opening (open_box + commit + scrub) / a bare box.Opener loop over the same ciphertexts")
     print(f"  {'engine':<11} {'ballots':>8} {'runs':>4} {'open':>10} {'bare unseal':>12} {'ratio':>6}   "
           + "  ".join(f"{p:>9}" for p in PHASES) + f"  {'per ballot':>10}")
     for result in results:
@@ -223,12 +231,13 @@ def report(results: list[SizeResult], seal_seconds: float, args) -> None:
         total, target = result.median(lambda r: r.total), TARGETS.get(result.ballots)
         verdict = ("met" if total < target else "MISSED") if target else "no target"
         print(f"  {result.engine:<11} {result.ballots:>8,}: {total:.3f} s: {verdict}")
-    print(f"seal: box.seal of {args.candidates} marks, {seal_seconds * 1000:.3f} ms a ballot (median of 3 loops of "
-          f"{args.seal_count:,})")
-    for engine_name in sorted({r.engine for r in results}) or ["sqlite"]:
-        cpu = args.cast_cpu_ms if args.cast_cpu_ms is not None else CAST_CPU_MS[engine_name]
-        print(f"  {engine_name}: {seal_seconds * 1000 / cpu * 100:.1f} % of a cast's server CPU ({cpu:g} ms, "
-              f"bench/cast.py{'' if args.cast_cpu_ms is not None else ' as the README last measured it'})")
+    for batch, seconds in seal_seconds.items():
+        print(f"seal: box.seal_batch of {args.candidates} marks in batches of {batch}, {seconds * 1000:.3f} ms a "
+              f"ballot (median of 3 loops of {args.seal_count:,})")
+        for engine_name in sorted({r.engine for r in results}) or ["sqlite"]:
+            cpu = args.cast_cpu_ms if args.cast_cpu_ms is not None else CAST_CPU_MS[engine_name]
+            print(f"  {engine_name}: {seconds * 1000 / cpu * 100:.1f} % of a cast's server CPU ({cpu:g} ms, "
+                  f"bench/cast.py{'' if args.cast_cpu_ms is not None else ' as the README last measured it'})")
 
 
 def main() -> None:
@@ -241,11 +250,13 @@ def main() -> None:
                         help="above this many ballots, one run only (set-up takes long)")
     parser.add_argument("--bare-repeat", type=int, default=3, help="bare decryption loops in each run")
     parser.add_argument("--seal-count", type=int, default=20000, help="ballots sealed in each loop of the seal cost")
+    parser.add_argument("--cast-batch", type=int, default=8,
+                        help="ballots sealed together, as a group commit's batch of casts (1: each cast alone)")
     parser.add_argument("--cast-cpu-ms", type=float, default=None,
                         help="a cast's server CPU in ms to compare the seal cost with (default: the README's)")
     args = parser.parse_args()
     sizes = [int(size.replace("_", "")) for size in args.sizes.split(",") if size.strip()]
-    seal_seconds = seal_cost(args.candidates, args.seal_count)
+    seal_seconds = {batch: seal_cost(args.candidates, args.seal_count, batch) for batch in sorted({1, args.cast_batch})}
     results = []
     for engine_name in reachable_engines(args.db):
         for ballots in sizes:
