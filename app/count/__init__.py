@@ -102,7 +102,10 @@ def _entered_message(entered: paper_entry.Entered) -> tuple[str, str]:
                                 "not counted.")
         return "warning", _("Duplicate: another sheet with the code of a sheet already entered. Set this sheet "
                             "aside; it is not counted.")
-    if "not_issued" in entered.flaws.split(","):
+    if "not_issued" in entered.flaws.split(",") and entered.sheet.startswith("t"):
+        # a ballot of this round that the board voided (ballots.paper_entry._identify), said so
+        head = _("A ballot the counting board voided: collected and invalid.")
+    elif "not_issued" in entered.flaws.split(","):
         head = _("Not issued by this counting board: collected and invalid.")
     else:
         head = _("Corrected.") if entered.outcome == "corrected" else _("Entered.")

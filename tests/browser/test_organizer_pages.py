@@ -5,6 +5,7 @@ The round page is checked by axe-core (accessibility) and by the Nu HTML Checker
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -237,3 +238,36 @@ def test_the_ballots_page_is_valid_html_and_passes_axe(browser, live_server, ses
         page.goto(f"/rounds/{round_id}/ballots")
         assert validate_html(page.request.get(page.url).text(), tmp_path) == []
         assert axe_violations(page) == []
+
+
+def test_the_entry_log_fits_an_upright_tablet_and_names_a_voided_sheet_for_what_it_is(
+        browser, live_server, session, world, db_url):
+    """Item 13 on the count's pages: short sheet labels (the log no longer runs 880 px wide on an 800 px tablet),
+    a sheet the board voided found in the box called so (not "not issued by this board"), the digit legend in
+    view beside the rows on an upright tablet, the thresholds shown though nobody crosses one."""
+    from ballots import tokens
+    from tests.browser.conftest import PORTRAIT
+    from tests.factories import TELLERS
+
+    unknown = tokens.code_of(bytes(range(16)))
+    built = make_round(session, world, until="counted", board=TELLERS, issue=6, void=[4], tablet=["1111"],
+                       paper=[(1, "1213"), (2, "1211"), (4, "1111"), (unknown, "1111"), ("", "0000")])
+    with logged_in(browser, live_server, "teller", world.password) as page:
+        shots = Shots(page, enabled=db_url.startswith("sqlite"))
+        page.set_viewport_size(PORTRAIT)
+        page.goto(f"/count/rounds/{built.round.id}/entries")
+        log = page.locator("table.log")
+        expect(log).to_contain_text("Phiếu đã bị Ban kiểm phiếu hủy")
+        expect(log.locator("tr.group-start")).to_have_count(5)
+        labels = sorted(log.locator("tr.group-start td:first-child").all_inner_texts())
+        assert [re.sub(r"\d+|[0-9a-f]{4}$", "#", label) for label in labels] == [
+            "Không có mã #", "Mã lạ #", "Tờ #", "Tờ #", "Tờ #"], labels
+        check_layout(page)
+        shots.take("entry-log-portrait")
+        page.goto(f"/count/rounds/{built.round.id}/entry")
+        legend = page.locator(".entry-legend")
+        expect(legend).to_contain_text("1 tín nhiệm cao")
+        page.locator(".entry-rows li").last.scroll_into_view_if_needed()
+        expect(legend).to_be_in_viewport()
+        page.goto(f"/count/rounds/{built.round.id}")
+        expect(page.locator(".thresholds")).to_contain_text("Các ngưỡng")
