@@ -79,6 +79,15 @@ def test_a_scanned_batch_is_confirmed_ruled_counted_and_sealed(browser, live_ser
         expect(results.nth(2)).to_contain_text("may-quet-01.pdf, 3: Đã đọc")  # the page upside down
         expect(results.nth(3)).to_contain_text("Không do Ban kiểm phiếu phát ra")
         expect(results.nth(1)).to_have_class("scan-review")
+        expect(teller.locator(".heading .tag")).to_have_text("4 tờ phiếu chờ đồng chí")
+        for size in (LANDSCAPE, PORTRAIT):
+            teller.set_viewport_size(size)
+            assert_fits(teller)
+            assert_tap_targets(teller)
+        teller.set_viewport_size(LANDSCAPE)
+        if db_url.startswith("sqlite"):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            teller.screenshot(path=SCREENSHOTS / "scan-upload.png", full_page=True, animations="disabled")
 
         # teller2 reviews each sheet in turn with the keyboard alone: Enter confirms a clean reading
         open_counting(teller2)

@@ -64,6 +64,8 @@
           if (answer.error) {
             item("scan-refused", file.name, say(form.getAttribute("data-failed"), {file: file.name, reason: answer.error}));
           } else {
+            var tag = document.querySelector(".heading .tag");
+            if (tag) tag.textContent = say(form.getAttribute("data-pending"), {count: answer.pending});
             answer.pages.forEach(function (page) {
               pages += 1;
               item("scan-" + page.outcome, page.source + (page.page ? ", " + page.page : ""),
