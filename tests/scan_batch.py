@@ -28,6 +28,7 @@ class Sheet:
     marks: str
     faint_row: int | None = None
     upside_down: bool = False
+    qr_torn: bool = False  # the QR torn off (painted over): the teller reads the code printed under it
 
 
 def pages(round_, sheets: Sequence[Sheet], *, base_url: str = scan_corpus.BASE_URL, paper: str = "A4",
@@ -52,6 +53,10 @@ def pages(round_, sheets: Sequence[Sheet], *, base_url: str = scan_corpus.BASE_U
                 continue
             kind = "faint" if position == sheet.faint_row else "cross"
             scan_corpus.draw_mark(image, layout, DPI, row.boxes[int(digit) - 1], kind, rng)
+        if sheet.qr_torn:
+            x0, y0 = scan_corpus._to_px(layout, DPI, layout.qr.x, layout.qr.top)
+            x1, y1 = scan_corpus._to_px(layout, DPI, layout.qr.right, layout.qr.y)
+            image[y0:y1, x0:x1] = 255
         scanned.append(scan_corpus.scanner(image, DPI, rng, upside_down=sheet.upside_down, jpeg=False))
     document.close()
     return scanned

@@ -166,3 +166,19 @@ def test_files_are_read_a_few_at_a_time_and_a_busy_server_says_so_before_reading
     assert all(taken) and answer.status_code == 503 and answer.headers["Retry-After"]
     assert count_rows(session, ScanPage) == 0
     assert upload(login_as("teller"), closed.id, ("to-quet.pdf", batch)).status_code == 200  # and then it reads
+
+
+def test_a_page_whose_qr_cannot_be_read_waits_for_a_teller_to_type_its_code(login_as, session, closed):
+    page = scan_batch.pages(closed.round, [scan_batch.Sheet(closed.secrets[4], "1111", qr_torn=True)])[0]
+    teller = login_as("teller")
+    [answer] = upload(teller, closed.id, ("rach.png", scan_batch.png_of(page))).get_json()["pages"]
+    assert answer["outcome"] == "review" and "Không đọc được mã QR" in " ".join(answer["reasons"])
+    page_id = fresh(session).query(ScanPage.id).one()[0]
+    assert "Trang quét " + str(page_id) in teller.get(f"/count/rounds/{closed.id}/entries").get_data(as_text=True)
+    base = f"/count/rounds/{closed.id}/scans/{page_id}"
+    screen = teller.get(base).get_data(as_text=True)
+    assert 'name="code"' in screen and f"{base}/confirm" not in screen
+    answer = teller.submit(base, f"{base}/reading", data={"code": closed.grouped[4], "marks": "1111"})
+    assert answer.status_code == 303
+    stored = fresh(session).get(ScanPage, page_id)
+    assert stored.sheet.startswith("t") and stored.identified_by == fresh(session).query(PaperEntry.teller_id).one()[0]
