@@ -152,7 +152,7 @@ def test_viewers_at_three_levels_read_what_is_published_to_them(browser, live_se
     # --- The district's viewer: the dashboard of the communes below it, from the home page.
     with logged_in(browser, live_server, "district_viewer", world.password) as page:
         shots = Shots(page, enabled=on_sqlite)
-        roles = page.locator("section", has=page.get_by_role("heading", name="Các vai trò khác"))
+        roles = page.locator("section", has=page.get_by_role("heading", name="Vai trò của đồng chí"))  # their only roles
         expect(roles.locator("tbody tr td").first).to_contain_text("Huyện ủy Đông Anh")
         roles.get_by_role("link", name="Các cấp ủy trực thuộc").click()
         expect(page.get_by_role("heading", name="Các cấp ủy trực thuộc", level=1)).to_be_visible()
@@ -287,7 +287,7 @@ def test_viewers_at_three_levels_read_what_is_published_to_them(browser, live_se
 
     # --- The commune's viewer: its own result, nothing of the district's.
     with logged_in(browser, live_server, "viewer", world.password) as page:
-        roles = page.locator("section", has=page.get_by_role("heading", name="Các vai trò khác"))
+        roles = page.locator("section", has=page.get_by_role("heading", name="Vai trò của đồng chí"))  # their only roles
         roles.get_by_role("link", name="Kết quả đã công khai").click()
         expect(page.get_by_role("heading", name="Kết quả đã công khai", level=1)).to_be_visible()
         listed = page.locator("main table tbody tr")
@@ -305,7 +305,7 @@ def test_viewers_at_three_levels_read_what_is_published_to_them(browser, live_se
 
     # --- The province's viewer: the district's result and the province's dashboard, not the commune's result.
     with logged_in(browser, live_server, "province_viewer", world.password) as page:
-        roles = page.locator("section", has=page.get_by_role("heading", name="Các vai trò khác"))
+        roles = page.locator("section", has=page.get_by_role("heading", name="Vai trò của đồng chí"))  # their only roles
         roles.get_by_role("link", name="Các cấp ủy trực thuộc").click()
         expect(page.locator(".crumbs")).to_have_text("Tỉnh ủy Thử Nghiệm")
         rows = dashboard_rows(page)
