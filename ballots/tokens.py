@@ -3,7 +3,8 @@
 The short code (format 1) is the secret itself, written in Crockford's base32 alphabet (no I, L, O, U):
 26 characters for the 128 bits (the two spare bits are zero), then one check character computed with the
 Luhn mod 32 algorithm, which catches every single-character typo and most swaps of neighbours, so a typo is
-refused before any lookup. It is printed in groups of four: ``ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-234``.
+refused before any lookup. A ballot prints it in groups of three, ``ABC DEF GHJ KMN PQR STV WXY Z01 234``
+(ballots.printing); a key card in groups of four with dashes (``grouped``). Spaces and dashes are ignored when typed.
 
 The QR payload (format 1) is ``{BASE_URL}/b#1.{CODE}`` with the 27 characters of the code and no dashes. The
 secret travels in the URL fragment, which a browser never sends to a server: scanning the QR with any tablet's
