@@ -73,10 +73,11 @@ def encode(data: bytes) -> str:
 
 
 def decode(text: str, size: int) -> bytes:
-    """The `size` bytes that `encode` wrote as `text` (dashes, spaces and case ignored; O, I and L read as 0, 1
-    and 1). Raises ValueError for anything else: a wrong length, a character outside the alphabet, a failed
-    check character (every single-character typo), or spare bits that are not zero."""
-    cleaned = "".join(ch for ch in text.upper() if ch not in "- \t")
+    """The `size` bytes that `encode` wrote as `text` (dashes, spaces, line breaks and case ignored: a code copied
+    from its printed lines reads too; O, I and L read as 0, 1 and 1). Raises ValueError for anything else: a wrong
+    length, a character outside the alphabet, a failed check character (every single-character typo), or spare
+    bits that are not zero."""
+    cleaned = "".join(ch for ch in text.upper() if ch not in "- \t\r\n")
     length = -(-8 * size // 5)
     if len(cleaned) != length + 1 or any(ch not in _VALUE for ch in cleaned):
         raise ValueError("not a code of this length")

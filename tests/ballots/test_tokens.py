@@ -68,6 +68,7 @@ def test_a_code_is_read_in_every_form_a_person_or_a_camera_gives_it(secret):
         shown.replace("-", " "),
         "  " + shown.replace("-", " - ") + "\t",
         "\t".join(code[i:i + 4] for i in range(0, 27, 4)),
+        "\r\n".join(code[i:i + 9] for i in range(0, 27, 9)),  # copied from the ballot's three printed lines
         f"{BASE_URL}/b#1.{code}",  # the whole QR payload
         f"1.{code}",  # the fragment the kiosk page reads
         f"#1.{code}",
