@@ -41,6 +41,11 @@ class RoundNotDraft(Conflict):
     message = N_("This round is no longer in draft; its settings and lists can no longer change.")
 
 
+class CandidateDeparted(Conflict):
+    message = N_("No longer members of %(committee)s, still on the candidate list: %(names)s. Take them off the list "
+                 "on the round's page before printing the ballots.")
+
+
 class ConferencePrinted(Conflict):
     message = N_("The ballots of “%(title)s” are already issued: the conference's name, date and place are printed "
                  "on them and on the minutes, so the conference can no longer be changed or deleted.")

@@ -16,6 +16,7 @@ from .accounting import has_quorum, live_count
 from .errors import (
     N_,
     BallotNotVoidable,
+    CandidateDeparted,
     InvalidInput,
     IssuingClosed,
     QuorumNotMet,
@@ -46,6 +47,11 @@ def check_can_issue(session: Session, round_: Round, count: int) -> None:
         raise InvalidInput(N_("The round has no candidate to print on its ballots."))
     if not round_.board:
         raise InvalidInput(N_("The round has no counting board: name it before issuing ballots."))
+    if round_.state == RoundState.DRAFT:  # the first batch fixes the names: none of someone who left the committee
+        seated = {seat.person_id for seat in round_.conference.committee.memberships}
+        departed = [c.person.full_name for c in round_.candidates if c.person_id not in seated]
+        if departed:
+            raise CandidateDeparted(names=", ".join(departed), committee=round_.conference.committee.name)
     if not has_quorum(round_.convened, round_.present):
         raise QuorumNotMet(present=round_.present, convened=round_.convened)
     total = live_count(session, round_) + count

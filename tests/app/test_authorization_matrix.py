@@ -113,10 +113,10 @@ EXPECTED: dict[str, dict[str, Rule]] = {
     "organize.conference": {"GET": only(ORGANIZERS)},
     "organize.new_round": {"GET": only(ORGANIZERS), "POST": only(ORGANIZERS, 400)},
     "organize.round_page": {"GET": only(ORGANIZERS)},
-    "organize.round_save": {"POST": only(ORGANIZERS, 400)},
+    "organize.round_save": {"POST": only(ORGANIZERS, 409)},  # the matrix's round has left draft
     "organize.delete_round": {"POST": only(ORGANIZERS, 409)},
-    "organize.edit_conference": {"GET": only(ORGANIZERS), "POST": only(ORGANIZERS, 400)},
-    "organize.delete_conference": {"POST": only(ORGANIZERS, 302)},
+    "organize.edit_conference": {"GET": only(ORGANIZERS), "POST": only(ORGANIZERS, 409)},  # its round is issued
+    "organize.delete_conference": {"POST": only(ORGANIZERS, 303)},  # refused (its round is past draft), said
     # ballots: the organizers and the board (counts of issued and cast ballots, never their content)
     "board.ballots": {"GET": only(ORGANIZERS | BOARD)},
     "board.issue": {"POST": only(ORGANIZERS | BOARD, 400)},

@@ -382,3 +382,20 @@ def test_no_secret_is_stored_in_any_form(session, world, engine):
     assert round_.commitment.encode() in dumps[0]
     if engine.dialect.name == "sqlite":
         assert any(token_hash in raw for raw in dumps[1:])  # and as raw bytes in the file or its WAL
+
+
+def test_the_first_batch_is_refused_while_a_candidate_no_longer_sits_on_the_committee(session, world):
+    """Nothing silently printed: a seat removed outside the organizer's page (a roster of old, a database edit)
+    leaves its person on the draft's list; the first batch fixes the names, so it is refused, naming them."""
+    from ballots.errors import CandidateDeparted
+    from ballots.models import Membership
+
+    round_ = make_round(session, world).round
+    seat = session.scalars(select(Membership).where(
+        Membership.person_id == world.people["Phạm Thị Hương"].id, Membership.committee_id == world.commune.id)).one()
+    session.delete(seat)
+    session.flush()
+    session.expire(world.commune)
+    with pytest.raises(CandidateDeparted, match="Phạm Thị Hương"):
+        issuing.issue_ballots(session, round_, count=5, actor="teller")
+    assert session.scalar(select(func.count()).select_from(Token)) == 0
