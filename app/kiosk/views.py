@@ -89,4 +89,4 @@ def cast_form(round_id: int):
     if refusal:
         return _refused(round_id, refusal)
     return render_template("kiosk/recorded.html", round_id=round_id, outcome=outcome,
-                           paper=after_vote_line(round_id), reset_seconds=RESET_SECONDS)
+                           paper=after_vote_line(round_id))
