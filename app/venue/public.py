@@ -17,6 +17,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from ballots import venue
 from ballots.db import reading
 from ballots.errors import N_, InvalidInput
+from ballots.formats import as_utc
 from ballots.models import Round, VenueTablet, utcnow
 
 from ..db import get_db
@@ -86,7 +87,8 @@ def report():
     secure, camera = _flag(body, "secure"), _flag(body, "camera")
     address = request.remote_addr or ""
     seen = reading(get_db()).get(VenueTablet, address[:64])
-    if seen is None or (seen.secure, seen.camera) != (secure, camera) or utcnow() - seen.seen_at > REPORT_QUIET:
+    # as_utc: SQLite gives the stored time back without its zone
+    if seen is None or (seen.secure, seen.camera) != (secure, camera) or utcnow() - as_utc(seen.seen_at) > REPORT_QUIET:
         committed_apart(lambda session: venue.record_tablet(session, address=address, secure=secure, camera=camera))
     return "", 204
 
