@@ -81,13 +81,14 @@ def trusting(ca: Path) -> ssl.SSLContext:
     return context
 
 
-def venue_instance(tmp_path: Path) -> tuple[dict[str, str], int]:
-    """An instance on SQLite with a world and a round in draft whose board is `teller`; returns (env, round id)."""
+def venue_instance(tmp_path: Path, db_url: str | None = None) -> tuple[dict[str, str], int]:
+    """An instance on `db_url` (an empty, migrated database; by default a new SQLite file) with a world and a round
+    in draft whose board is `teller`; returns (env, round id)."""
     from ballots.db import make_engine
     from tests.factories import build_world
 
     instance = tmp_path / "instance"
-    env = init_instance(f"sqlite:///{tmp_path / 'trustvote.db'}", instance)
+    env = init_instance(db_url or f"sqlite:///{tmp_path / 'trustvote.db'}", instance)
     engine = make_engine(env["TRUSTVOTE_DATABASE_URL"])
     try:
         with quick_password_hashing(), instance_sessions(engine, instance)() as session:
@@ -111,7 +112,8 @@ class Client:
             with self.opener.open(self.base + path, timeout=20) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as error:
-            return error.code, error.read()
+            with error:  # its connection closed now, not whenever the garbage collector finds it (a ResourceWarning)
+                return error.code, error.read()
 
     def post(self, path: str, form: dict[str, str], page: str) -> tuple[int, bytes]:
         token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', self.get(page)[1]).group(1).decode()
@@ -188,9 +190,11 @@ def test_make_venue_serves_https_with_its_own_authority_and_the_qr_holds_the_htt
             "redirect_request": lambda *args: None}))
         with pytest.raises(urllib.error.HTTPError) as moved:
             no_redirects.open(f"{install}/kiosk/{round_id}", timeout=20)
+        moved.value.close()  # an HTTPError holds its connection: closed here, not by the garbage collector
         assert moved.value.code == 301 and moved.value.headers["Location"] == f"{base}/kiosk/{round_id}"
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(urllib.request.Request(f"{install}/api/v1/ballots", data=b"{}"), timeout=20)
+        refused.value.close()
         assert refused.value.code == 403
     output = log.read_text()
     assert f"ballots printed from now on hold {base} in their QR codes" in output
@@ -248,9 +252,14 @@ def test_make_run_passes_its_host_and_port_to_the_demo_and_the_server(tmp_path):
         (fake / name).chmod(0o755)
     (fake / "python").write_text(f'#!/bin/sh\nexec {BIN / "python"} "$@"\n')
     (fake / "python").chmod(0o755)
+    # make's install step runs against a venv of its own with a pip that does nothing: whether the real venv's
+    # stamp is older than pyproject.toml (someone just edited it) must not matter, nor be touched
+    (fake / "pip").write_text("#!/bin/sh\nexit 0\n")
+    (fake / "pip").chmod(0o755)
+    (tmp_path / "venv").mkdir()
+    make_run = ["make", "-s", "run", f"BIN={fake}", f"VENV={tmp_path / 'venv'}"]
     env = clean_env(TRUSTVOTE_INSTANCE=str(tmp_path / "instance"), PORT="5123")
-    done = subprocess.run(["make", "-s", "run", f"BIN={fake}"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(make_run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = record.read_text().splitlines()
     assert [line.split()[1] for line in lines if "/trustvote" in line.split()[0]] == ["http://127.0.0.1:5123"] * 2
@@ -259,8 +268,7 @@ def test_make_run_passes_its_host_and_port_to_the_demo_and_the_server(tmp_path):
     # a server on every interface prints the laptop's address on the network, never the loopback
     env.update(HOST="0.0.0.0", PLAIN_HTTP="1", TRUSTVOTE_VENUE_ADDRESS="192.168.1.10")
     record.unlink()
-    done = subprocess.run(["make", "-s", "run", f"BIN={fake}"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(make_run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert {line.split()[1] for line in record.read_text().splitlines() if "pybabel" not in line} == {
         "http://192.168.1.10:5123"}
