@@ -181,6 +181,19 @@ EXPECTED: dict[str, dict[str, Rule]] = {
     "api.open_ballot": {"POST": everyone(400)},
     "api.cast": {"POST": everyone(400)},
     "api.scan": {"POST": everyone(400)},
+    # the venue (issue 16): its checklist, the paper-sheet practice and the printer test page are the organizers'
+    # and the board's; how to install the authority, the authority itself (none made in this instance: 404), the
+    # secure-context check, a kiosk page's report (an empty body: 400) and the printer test page's QR (a token
+    # not signed by this server: 404) need no account: a tablet opens them before anyone logs in on it
+    "venue.page": {"GET": only(ORGANIZERS | BOARD)},
+    "venue.paper_practice": {"POST": only(ORGANIZERS | BOARD, 303)},  # no practice chosen: said on the page
+    "venue.test_page": {"GET": only(ORGANIZERS | BOARD)},
+    "venue_public.install": {"GET": everyone(200)},
+    "venue_public.ca_der": {"GET": everyone(404)},
+    "venue_public.ca_pem": {"GET": everyone(404)},
+    "venue_public.check": {"GET": everyone(200)},
+    "venue_public.report": {"POST": everyone(400)},
+    "venue_public.printed": {"GET": everyone(404)},
 }
 
 UNKNOWN = 999_999
@@ -303,7 +316,7 @@ def _arguments(rule, m: Matrix, role: str, published: bool):
     fixed = {"round_id": m.round_id, "conference_id": m.conference_id, "seat_id": m.seat_id,
              "account_id": m.spare_account_id, "grant_id": m.spare_grants[published if role == "admin" else None],
              "imported_id": m.imported_id, "sheet": m.sheet, "code": "vi", "person_id": m.person_id,
-             "page_id": 999_999}
+             "page_id": 999_999, "token": "not-signed-here"}
     if rule.endpoint == "organize.remove_member" and role in ORGANIZERS:
         fixed["seat_id"] = m.spare_seats[role, published]
     combos, targets = [{}], [None]
@@ -388,8 +401,10 @@ def result_data(response, m: Matrix) -> dict[str, str]:
     """The result data this response carries: what it is -> whose (LOCAL: the round's, IMPORTED: the sibling's)."""
     body = response.get_data()
     found = {}
-    if body.startswith(b"%PDF"):
-        found["a PDF"] = LOCAL  # no PDF among these requests is anything but the round's minutes
+    # no PDF among these requests is anything but the round's minutes, except the venue's printer test page (a QR
+    # of the printer check and a ruler, made before any ballot: its name says which it is)
+    if body.startswith(b"%PDF") and "trang-in-thu-dot-" not in response.headers.get("Content-Disposition", ""):
+        found["a PDF"] = LOCAL
     text = body.decode("utf-8", "replace")
     if body.startswith(b"PK\x03\x04"):  # a workbook: its cells, as text, and the dashboard's numeric columns
         book = load_workbook(io.BytesIO(body), read_only=True)
