@@ -269,7 +269,7 @@ def build_matrix(session, world, key) -> Matrix:
         spare_grants=grants, imported_id=imported.id, sheet=doc["ballots_digest"][:8],
         person_id=world.people["Phạm Thị Hương"].id,
         markers={"digest": result.digest, "signature": result.signature, "ballots digest": doc["ballots_digest"],
-                 "percentage": "75,00", "percentage in CSV": "75.00"},
+                 "percentage": "75,00"},  # as the pages and the CSV (vi-VN: decimal comma) write it
         imported_markers={"digest": imported.digest, "percentage": "77,78"})
 
 
