@@ -57,9 +57,11 @@ FLAGS = [  # the rule set's (Quy định 96-QĐ/TW) words after each threshold's
     re.compile(r"^Từ 2/3 trở lên tín nhiệm thấp \(3 × thấp ≥ 2 × N\): cấp có "),
     "Trên 2/3 tín nhiệm thấp (3 × thấp > 2 × N)",
 ]
-EXCEL_HEADERS = ("STT", "Họ và tên", "Chức vụ", "Tín nhiệm cao", "Tỷ lệ tín nhiệm cao", "Tín nhiệm",
-                 "Tỷ lệ tín nhiệm", "Tín nhiệm thấp", "Tỷ lệ tín nhiệm thấp", "Ô không hợp lệ",
-                 "Trên một nửa tín nhiệm thấp", "Từ hai phần ba trở lên", "Trên hai phần ba")
+# the workbook's two-row heading: each kind of mark over its count and share, the thresholds under their group
+EXCEL_GROUPS = (None, None, None, "Tín nhiệm cao", None, "Tín nhiệm", None, "Tín nhiệm thấp", None, None,
+                "Ngưỡng tín nhiệm thấp", None, None)
+EXCEL_HEADERS = ("STT", "Họ và tên", "Chức vụ", "Số phiếu", "Tỷ lệ", "Số phiếu", "Tỷ lệ", "Số phiếu", "Tỷ lệ",
+                 "Ô không hợp lệ", "Trên 1/2", "Từ 2/3 trở lên", "Trên 2/3")
 
 # The district's round: 6 convened, 5 present, 4 issued, 3 cast on tablets and 1 on paper; no one crosses.
 DISTRICT_MARKS = [b"\x01\x02", b"\x01\x01", b"\x02\x01"]
@@ -255,13 +257,17 @@ def test_viewers_at_three_levels_read_what_is_published_to_them(browser, live_se
         book = load_workbook(xlsx)
         assert len(book.worksheets) == 1
         sheet = list(book.worksheets[0].iter_rows(values_only=True))
-        assert sheet[0][0] == "Đảng ủy xã Yên Bình"
-        assert sheet[1][0] == "Hội nghị sơ kết giữa nhiệm kỳ" and sheet[2][0] == COMMUNE_TITLE
-        numbers = {row[0]: row[1] for row in sheet[4:12]}
-        assert numbers == {"Số người được triệu tập": 10, "Số người có mặt": 10, "Số người vắng mặt": 0,
-                           "Số phiếu phát ra": 5, "Số phiếu thu về": 4, "Số phiếu hợp lệ": 4,
-                           "Số phiếu không hợp lệ": 0, "Tỷ lệ tính trên số phiếu thu về": 4}
+        assert sheet[0][0] == "Đảng ủy xã Yên Bình" and sheet[1][0] == COMMUNE_TITLE
+        lines = {row[0]: row[2] for row in sheet if row[0] and row[1] is None}  # a label, then its value in C
+        assert lines["Hội nghị"] == "Hội nghị sơ kết giữa nhiệm kỳ"
+        assert {label: lines[label] for label in (
+            "Số người được triệu tập", "Số người có mặt", "Số người vắng mặt", "Số phiếu phát ra", "Số phiếu thu về",
+            "Số phiếu hợp lệ", "Số phiếu không hợp lệ", "Tỷ lệ tính trên")} == {
+            "Số người được triệu tập": 10, "Số người có mặt": 10, "Số người vắng mặt": 0, "Số phiếu phát ra": 5,
+            "Số phiếu thu về": 4, "Số phiếu hợp lệ": 4, "Số phiếu không hợp lệ": 0,
+            "Tỷ lệ tính trên": "số phiếu thu về"}
         header = sheet.index(EXCEL_HEADERS)
+        assert sheet[header - 1] == EXCEL_GROUPS
         body = sheet[header + 1:]
         assert [row[:3] for row in body] == [(i + 1, name, post) for i, (name, post, _, _) in enumerate(COMMUNE_ROWS)]
         for row, (_, _, (high, trust, low), _) in zip(body, COMMUNE_ROWS):
