@@ -90,6 +90,22 @@ def _change_sealed(session, built, change: str) -> dict:
     return params
 
 
+def _assert_refused_before_the_seal(session, built, db_url, instance, what: str, *, open_first: bool) -> None:
+    """Open the box (if `open_first`), count and approve to the seal: one of these must refuse the change."""
+    round_ = fresh(session).get(Round, built.id)
+    try:
+        if open_first:
+            ballot_box.open_box(session, round_, account=built.board[0], cards=built.cards())
+        counting.count_round(session, round_, account=built.board[0])
+        sealing.approve(session, round_, account=built.board[0], key=_signing_key(instance))
+    except BOX_ERRORS:
+        return
+    counted = sorted(sheet.marks for sheet in counting.count_of(session, round_).tablet_sheets)
+    session.commit()
+    pytest.fail(f"{what}: the tablet ballots counted are {counted}, the ones cast were {sorted(TABLET)}; "
+                f"`trustvote audit verify` then says {_verify(db_url, instance)}")
+
+
 def _assert_nothing_opened(session, built, sealed: int) -> None:
     session.rollback()
     assert _opened_rows(session, built.id) == []
@@ -137,17 +153,8 @@ def test_a_sealed_ballot_replaced_with_the_close_record_rewritten_is_caught_befo
                "UPDATE ballot_box SET sealed_digest = :digest WHERE round_id = :round",
                id=rows[0][0], new=random_source.token_bytes(16), round=built.id, stuffed=stuffed,
                digest=box.digest([s for _, s in rows[1:]] + [stuffed]))
-    round_ = fresh(session).get(Round, built.id)
-    try:
-        ballot_box.open_box(session, round_, account=built.board[0], cards=built.cards())
-        counting.count_round(session, round_, account=built.board[0])
-        sealing.approve(session, round_, account=built.board[0], key=_signing_key(instance))
-    except BOX_ERRORS:
-        return
-    counted = sorted(sheet.marks for sheet in counting.count_of(session, round_).tablet_sheets)
-    session.commit()
-    pytest.fail(f"the replaced ballot was opened, counted and sealed: the tablet ballots counted are {counted}, "
-                f"the ones cast were {sorted(TABLET)}; `trustvote audit verify` then says {_verify(db_url, instance)}")
+    _assert_refused_before_the_seal(session, built, db_url, instance, "the replaced ballot was opened, counted and sealed",
+                                    open_first=True)
 
 
 # --- the opened ballots, between the opening and the seal -----------------------------------------------------
@@ -216,13 +223,5 @@ def test_an_opened_ballot_edited_with_the_opening_record_rewritten_is_caught_bef
                "UPDATE ballot_box SET opened_digest = :digest WHERE round_id = :round",
                id=rows[0][0], marks=STUFFED, round=built.id,
                digest=results.ballots_digest(Sheet(m) for m in changed))
-    round_ = fresh(session).get(Round, built.id)
-    try:
-        counting.count_round(session, round_, account=built.board[0])
-        sealing.approve(session, round_, account=built.board[0], key=_signing_key(instance))
-    except BOX_ERRORS:
-        return
-    counted = sorted(sheet.marks for sheet in counting.count_of(session, round_).tablet_sheets)
-    session.commit()
-    pytest.fail(f"the edited ballot was counted and sealed: the tablet ballots counted are {counted}, the ones "
-                f"cast were {sorted(TABLET)}; `trustvote audit verify` then says {_verify(db_url, instance)}")
+    _assert_refused_before_the_seal(session, built, db_url, instance, "the edited ballot was counted and sealed",
+                                    open_first=False)

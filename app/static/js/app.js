@@ -32,3 +32,46 @@ window.TrustVote.refreshPage = function (keep) {
       document.dispatchEvent(new CustomEvent("trustvote:refreshed"));
     });
 };
+
+// The keyboard entry of a paper sheet's marks, shared by the entry page and the scan review page: the code's Enter
+// (a scanner's) moves on to the marks; "no readable code" disables the code; each digit typed (0-4) shows against
+// its candidate, `markRow(row, digit, current)` styling the row; `ready` counts the rows left (`quietWhenEmpty`:
+// nothing said before the first digit). Returns the function that redraws, for a script that sets the marks itself.
+window.TrustVote.paperMarks = function (form, rows, markRow, quietWhenEmpty) {
+  var code = form.querySelector("input[name=code]");
+  var noCode = form.querySelector("input[name=no_code]");
+  var marks = form.querySelector("input[name=marks]");
+  var ready = form.querySelector(".entry-ready");
+  var total = parseInt(form.getAttribute("data-candidates"), 10);
+  if (code) {
+    code.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        if (code.value.trim()) marks.focus();
+      }
+    });
+  }
+  if (code && noCode) {
+    noCode.addEventListener("change", function () {
+      code.disabled = noCode.checked;
+      if (noCode.checked) marks.focus(); else code.focus();
+    });
+  }
+  function show() {
+    var clean = marks.value.replace(/[^0-4]/g, "").slice(0, total);
+    if (clean !== marks.value) marks.value = clean;
+    for (var i = 0; i < rows.length; i++) {
+      var cell = rows[i].querySelector(".row-mark");
+      var labels = cell.getAttribute("data-labels").split("|");
+      var value = clean.charAt(i);
+      cell.textContent = value === "" ? "" : value + " · " + labels[parseInt(value, 10)];
+      markRow(rows[i], value, value === "" && i === clean.length);
+    }
+    var left = total - clean.length;
+    if (quietWhenEmpty && clean.length === 0) ready.textContent = "";
+    else ready.textContent = left === 0 ? ready.getAttribute("data-ready") : ready.getAttribute("data-left").replace("{left}", left);
+  }
+  marks.addEventListener("input", show);
+  show();
+  return show;
+};
